@@ -1,0 +1,86 @@
+"""API plumbing shared by every app: JSON errors ``{code, message, details?}``, paging."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = {
+    "not_authenticated": "Authentification requise",
+    "authentication_failed": "Identifiants invalides",
+    "token_not_valid": "Token invalide ou expiré",
+    "permission_denied": "Vous n'avez pas le droit d'effectuer cette action",
+    "not_found": "Ressource introuvable",
+    "method_not_allowed": "Méthode non autorisée",
+    "parse_error": "Corps de requête JSON invalide",
+    "unsupported_media_type": "Type de contenu non supporté : envoyez du JSON",
+    "throttled": "Trop de requêtes, réessayez plus tard",
+    "invalid": "Données invalides",
+    "not_acceptable": "Format de réponse non disponible",
+}
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    body = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "Requête refusée (trop volumineuse ou invalide)"),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(error_body("server_error", "Erreur interne du serveur"), status=500)
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("validation_error", "Données invalides", response.data)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+        code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
+        detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        extra = {k: v for k, v in response.data.items() if k != "detail"} if isinstance(response.data, dict) else None
+        body = error_body(code, MESSAGES.get(code, str(detail or "Erreur")), extra or None)
+    response.data = body
+    return response
+
+
+def json_error_view(status_code: int, code: str, message: str):
+    def view(request, exception=None, *args, **kwargs):
+        return JsonResponse(error_body(code, message), status=status_code)
+
+    return view
+
+
+handler400 = json_error_view(400, "bad_request", "Requête invalide")
+handler403 = json_error_view(403, "permission_denied", MESSAGES["permission_denied"])
+handler404 = json_error_view(404, "not_found", MESSAGES["not_found"])
+handler500 = json_error_view(500, "server_error", "Erreur interne du serveur")

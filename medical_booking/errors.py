@@ -1,0 +1,42 @@
+"""Domain errors: a machine-readable code, a French message, an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "invalid"
+    message = "Requête invalide"
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, details: Any = None
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details
+        super().__init__(self.message)
+
+
+class PermissionRefusee(DomainError):
+    status = 403
+    code = "permission_denied"
+    message = "Vous n'avez pas le droit d'effectuer cette action"
+
+
+class Introuvable(DomainError):
+    status = 404
+    code = "not_found"
+    message = "Ressource introuvable"
+
+
+class Conflit(DomainError):
+    status = 409
+    code = "conflict"
+    message = "Conflit avec l'état actuel"
+
+
+class CreneauIndisponible(Conflit):
+    code = "creneau_indisponible"
+    message = "Ce créneau n'est plus disponible"

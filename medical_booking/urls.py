@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from messagerie.api import ConversationViewSet
+from realtime.api import NotificationViewSet
+from rendezvous.api import (
+    CabinetViewSet,
+    CreneauViewSet,
+    LogoutView,
+    MedecinViewSet,
+    MeView,
+    RegisterView,
+    RendezVousViewSet,
+)
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("cabinets", CabinetViewSet, basename="cabinet")
+router.register("medecins", MedecinViewSet, basename="medecin")
+router.register("creneaux", CreneauViewSet, basename="creneau")
+router.register("rendezvous", RendezVousViewSet, basename="rendezvous")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("notifications", NotificationViewSet, basename="notification")
+
+api = [
+    path("auth/token/", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/register/", RegisterView.as_view(), name="register"),
+    path("me/", MeView.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]
+
+handler400 = "medical_booking.api.handler400"
+handler403 = "medical_booking.api.handler403"
+handler404 = "medical_booking.api.handler404"
+handler500 = "medical_booking.api.handler500"

@@ -1,0 +1,66 @@
+"""REST views for conversations, messages and read receipts."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from medical_booking.errors import Introuvable
+from rendezvous.api import valid
+from rendezvous.models import User
+
+from . import selectors, services
+from .serializers import (
+    ConversationCreateSerializer,
+    ConversationSerializer,
+    MessageCreateSerializer,
+    MessageSerializer,
+)
+
+
+class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self):
+        return selectors.conversations_of(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "user": self.request.user}
+
+    @extend_schema(request=ConversationCreateSerializer, responses={201: ConversationSerializer})
+    def create(self, request):
+        data = valid(ConversationCreateSerializer, request.data)
+        other = User.objects.filter(pk=data["participant"]).first()
+        if other is None:
+            raise Introuvable("Utilisateur introuvable")
+        conversation, created = services.open_conversation(user=request.user, other=other)
+        conversation = self.get_queryset().get(pk=conversation.pk)
+        return Response(
+            ConversationSerializer(conversation, context={"user": request.user}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(methods=["GET"], responses=MessageSerializer(many=True))
+    @extend_schema(methods=["POST"], request=MessageCreateSerializer, responses={201: MessageSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def messages(self, request, pk=None):
+        conversation = self.get_object()
+        if request.method == "POST":
+            data = valid(MessageCreateSerializer, request.data)
+            message = services.send_message(
+                auteur=request.user, conversation=conversation, contenu=data["contenu"]
+            )
+            return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        qs = conversation.messages.select_related("auteur").order_by("-created_at", "-id")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={200: {"type": "object"}})
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        conversation = get_object_or_404(self.get_queryset(), pk=pk)
+        ids = services.mark_read(lecteur=request.user, conversation=conversation)
+        return Response({"conversation": conversation.pk, "messages": ids, "non_lus": 0})

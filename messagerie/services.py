@@ -1,0 +1,64 @@
+"""Writes on conversations: open, send, read."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from medical_booking.errors import PermissionRefusee
+from rendezvous.models import User
+from rendezvous.selectors import can_message
+
+from .models import Conversation, Message, Participation
+from .signals import messages_read
+
+
+def open_conversation(*, user: User, other: User) -> tuple[Conversation, bool]:
+    """The two-party conversation between ``user`` and ``other``; created if new."""
+    if not can_message(user, other):
+        raise PermissionRefusee(
+            "Vous ne pouvez écrire qu'aux personnes avec qui vous avez un rendez-vous",
+            code="conversation_interdite",
+        )
+    with transaction.atomic():
+        # Lock both users in id order so two concurrent opens create one conversation.
+        list(User.objects.select_for_update().filter(pk__in=[user.pk, other.pk]).order_by("pk"))
+        existing = (
+            Conversation.objects.filter(participation__user=user)
+            .filter(participation__user=other)
+            .first()
+        )
+        if existing:
+            return existing, False
+        conversation = Conversation.objects.create()
+        Participation.objects.bulk_create(
+            [Participation(conversation=conversation, user=u) for u in (user, other)]
+        )
+        return conversation, True
+
+
+def send_message(*, auteur: User, conversation: Conversation, contenu: str) -> Message:
+    if not conversation.participation_set.filter(user=auteur).exists():
+        raise PermissionRefusee("Vous ne participez pas à cette conversation")
+    with transaction.atomic():
+        message = Message.objects.create(conversation=conversation, auteur=auteur, contenu=contenu)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=message.created_at)
+        return message
+
+
+def mark_read(*, lecteur: User, conversation: Conversation) -> list[int]:
+    """Mark every message from the others as read; returns the ids newly read."""
+    if not conversation.participation_set.filter(user=lecteur).exists():
+        raise PermissionRefusee("Vous ne participez pas à cette conversation")
+    with transaction.atomic():
+        unread = conversation.messages.filter(lu_at__isnull=True).exclude(auteur=lecteur)
+        ids = list(unread.values_list("pk", flat=True))
+        if not ids:
+            return []
+        lu_at = timezone.now()
+        conversation.messages.filter(pk__in=ids).update(lu_at=lu_at)
+        messages_read.send(
+            sender=Conversation, conversation=conversation, lecteur=lecteur,
+            message_ids=ids, lu_at=lu_at,
+        )
+        return ids

@@ -1,0 +1,57 @@
+"""REST views for the notification centre."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from rendezvous.api import valid
+
+from . import selectors, services
+from .serializers import BroadcastSerializer, NotificationSerializer
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        qs = selectors.with_read_state(selectors.notifications_of(user), user).order_by("-id")
+        flag = self.request.query_params.get("non_lues")
+        if flag in ("true", "1"):
+            qs = qs.filter(lu=False)
+        return qs
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        response.data["non_lues"] = selectors.unread_count(request.user)
+        return response
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        try:
+            event_id = int(pk)
+        except (TypeError, ValueError):
+            event_id = 0
+        services.mark_notification_read(user=request.user, event_id=event_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: {"type": "object"}})
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        services.mark_all_read(user=request.user)
+        return Response({"non_lues": 0})
+
+    @extend_schema(request=BroadcastSerializer, responses={201: NotificationSerializer})
+    @action(detail=False, methods=["post"])
+    def broadcast(self, request):
+        data = valid(BroadcastSerializer, request.data)
+        event = services.broadcast(
+            acteur=request.user, message=data["message"], type=data["type"],
+            role=data.get("role"), user_id=data.get("user"), cabinet_id=data.get("cabinet"),
+        )
+        event.lu = False
+        return Response(NotificationSerializer(event).data, status=status.HTTP_201_CREATED)

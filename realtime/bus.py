@@ -1,0 +1,77 @@
+"""Hands committed events to Socket.IO, whichever process committed them.
+
+In a process that serves sockets, ``publish`` is called from Django's sync thread and
+only enqueues on the server's event loop (no blocking round trip per event); one task
+drains the queue in commit order. Elsewhere (``manage.py`` commands, tests), a
+write-only channel-layer manager on a private loop publishes before ``publish`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+        self._emit = None
+        self._private_loop: asyncio.AbstractEventLoop | None = None
+        self._private_manager = None
+        self._lock = threading.Lock()
+
+    def attach(self, loop: asyncio.AbstractEventLoop, emit) -> None:
+        """Called once by the socket server in its own process, on its loop."""
+        self._loop = loop
+        self._emit = emit
+        self._queue = asyncio.Queue()
+        loop.create_task(self._drain())
+
+    @property
+    def attached(self) -> bool:
+        return self._loop is not None
+
+    def publish(self, event: str, payload: dict[str, Any], rooms: list[str] | None) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (event, payload, rooms))
+            return
+        loop, manager = self._writer()
+        future = asyncio.run_coroutine_threadsafe(
+            manager.emit(event, payload, namespace="/", room=rooms), loop
+        )
+        future.result(timeout=30)
+
+    async def _drain(self) -> None:
+        while True:
+            event, payload, rooms = await self._queue.get()
+            try:
+                await self._emit(event, payload, to=rooms)
+            except Exception:  # one bad event must not stop the stream
+                logger.exception("could not emit %s", event)
+
+    async def join(self) -> None:
+        """Wait until everything enqueued so far was emitted (tests, benchmarks)."""
+        while self._queue is not None and not self._queue.empty():
+            await asyncio.sleep(0.001)
+
+    def _writer(self):
+        with self._lock:
+            if self._private_loop is None:
+                from .manager import ChannelLayerManager
+
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="realtime-bus", daemon=True
+                )
+                thread.start()
+                self._private_manager = ChannelLayerManager(write_only=True, logger=logger)
+                self._private_loop = loop
+            return self._private_loop, self._private_manager
+
+
+bus = Bus()

@@ -1,0 +1,160 @@
+"""The event catalogue: each event's name, type, French message and rooms.
+
+Each ``*_events`` function turns a domain fact into the emissions it causes; ``data`` is
+always the REST serializer's output for that object. Role-wide rooms (``role:*``) only
+ever get slot data, never a patient or a medical detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rendezvous.models import Creneau, RendezVous, Role, StatutRendezVous, User
+from rendezvous.selectors import admins_du_cabinet
+from rendezvous.serializers import CreneauSerializer, RendezVousSerializer
+
+from . import rooms as r
+
+TYPES = ("success", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class EventKind:
+    name: str
+    type: str
+    message: str
+    # Kept in the notification centre (personal events and broadcasts).
+    notify: bool
+
+
+RENDEZVOUS_CREATED = EventKind("rendezvous:created", "success", "Rendez-vous créé avec succès", True)
+RENDEZVOUS_NEW = EventKind(
+    "rendezvous:new", "info", "Nouveau rendez-vous en attente de confirmation", True
+)
+RENDEZVOUS_CONFIRMED = EventKind(
+    "rendezvous:confirmed", "success", "Votre rendez-vous a été confirmé", True
+)
+RENDEZVOUS_CANCELLED = EventKind("rendezvous:cancelled", "warning", "Rendez-vous annulé", True)
+CRENEAU_CONFLICT = EventKind("creneau:conflict", "error", "Ce créneau n'est plus disponible", False)
+CRENEAU_AVAILABLE = EventKind("creneau:available", "info", "Nouveau créneau disponible", False)
+CRENEAU_UNAVAILABLE = EventKind("creneau:unavailable", "info", "Ce créneau a été réservé ou retiré", False)
+MESSAGE_NEW = EventKind("message:new", "info", "Nouveau message", True)
+MESSAGE_READ = EventKind("message:read", "info", "Message lu", False)
+NOTIFICATION_GENERAL = EventKind("notification:general", "info", "Notification", True)
+RAPPEL_REMINDER = EventKind("rappel:reminder", "info", "Rappel de rendez-vous", True)
+
+ALL = (
+    RENDEZVOUS_CREATED, RENDEZVOUS_NEW, RENDEZVOUS_CONFIRMED, RENDEZVOUS_CANCELLED,
+    CRENEAU_CONFLICT, CRENEAU_AVAILABLE, CRENEAU_UNAVAILABLE, MESSAGE_NEW, MESSAGE_READ,
+    NOTIFICATION_GENERAL, RAPPEL_REMINDER,
+)
+
+
+@dataclass
+class Emission:
+    kind: EventKind
+    rooms: list[str] | None  # None: every socket
+    data: Any
+    message: str = ""
+    type: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.message = self.message or self.kind.message
+        self.type = self.type or self.kind.type
+
+
+def _staff_rooms(rdv: RendezVous) -> list[str]:
+    medecin = rdv.creneau.medecin
+    return [r.medecin_room(medecin.user_id)] + [
+        r.admincabinet_room(a) for a in admins_du_cabinet(medecin.cabinet_id)
+    ]
+
+
+def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
+    data = RendezVousSerializer(rdv).data
+    patient = [r.patient_room(rdv.patient_id)]
+    if created:
+        return [
+            Emission(RENDEZVOUS_CREATED, patient, data),
+            Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data),
+            Emission(CRENEAU_UNAVAILABLE, [r.role_room(Role.PATIENT)], CreneauSerializer(rdv.creneau).data),
+        ]
+    if rdv.statut == rdv._statut_initial:
+        return []
+    if rdv.statut == StatutRendezVous.CONFIRME:
+        return [
+            Emission(RENDEZVOUS_CONFIRMED, patient, data),
+            Emission(RENDEZVOUS_CONFIRMED, [r.medecin_room(rdv.creneau.medecin.user_id)], data,
+                     message="Rendez-vous confirmé"),
+        ]
+    if rdv.statut == StatutRendezVous.ANNULE:
+        by_patient = rdv.annule_par_id == rdv.patient_id
+        emissions = [
+            Emission(RENDEZVOUS_CANCELLED, patient, data,
+                     message="Votre rendez-vous a été annulé" if not by_patient
+                     else "Votre annulation a bien été prise en compte"),
+            Emission(RENDEZVOUS_CANCELLED, _staff_rooms(rdv), data,
+                     message="Rendez-vous annulé par le patient" if by_patient
+                     else "Rendez-vous annulé"),
+        ]
+        creneau = rdv.creneau
+        slot = CreneauSerializer(creneau).data
+        if slot["disponible"]:
+            emissions.append(Emission(CRENEAU_AVAILABLE, [r.role_room(Role.PATIENT)], slot,
+                                      message="Un créneau s'est libéré"))
+        return emissions
+    return []
+
+
+def creneau_events(creneau: Creneau, *, created: bool) -> list[Emission]:
+    patients = [r.role_room(Role.PATIENT)]
+    if created and creneau.actif:
+        return [Emission(CRENEAU_AVAILABLE, patients, CreneauSerializer(creneau).data)]
+    if not created and not creneau.actif:
+        return [Emission(CRENEAU_UNAVAILABLE, patients, CreneauSerializer(creneau).data,
+                         message="Ce créneau a été retiré")]
+    return []
+
+
+def conflict_events(creneau: Creneau, requester: User) -> list[Emission]:
+    return [Emission(CRENEAU_CONFLICT, [r.user_room(requester.pk)], CreneauSerializer(creneau).data)]
+
+
+def message_events(message, recipients: list[int]) -> list[Emission]:
+    from messagerie.serializers import MessageSerializer
+
+    rooms = [r.conversation_room(message.conversation_id)] + [r.user_room(u) for u in recipients]
+    return [Emission(MESSAGE_NEW, rooms, MessageSerializer(message).data)]
+
+
+def read_events(conversation_id: int, lecteur: User, message_ids: list[int],
+                auteurs: list[int], lu_at: datetime) -> list[Emission]:
+    rooms = [r.conversation_room(conversation_id)] + [r.user_room(a) for a in auteurs]
+    data = {
+        "conversation": conversation_id,
+        "lecteur": lecteur.pk,
+        "messages": message_ids,
+        "lu_at": lu_at.isoformat(),
+    }
+    return [Emission(MESSAGE_READ, rooms, data)]
+
+
+def broadcast_events(message: str, type: str, rooms: list[str] | None, cible: dict) -> list[Emission]:
+    return [Emission(NOTIFICATION_GENERAL, rooms, {"cible": cible}, message=message, type=type)]
+
+
+def reminder_events(rdv: RendezVous, offset_minutes: int) -> list[Emission]:
+    from django.utils import timezone
+
+    tz = rdv.creneau.medecin.cabinet.tzinfo
+    debut = timezone.localtime(rdv.creneau.debut, tz)
+    medecin = rdv.creneau.medecin.user
+    message = (
+        f"Rappel : rendez-vous le {debut:%d/%m/%Y} à {debut:%H:%M} "
+        f"avec Dr {medecin.last_name}"
+    )
+    data = dict(RendezVousSerializer(rdv).data, rappel_minutes=offset_minutes)
+    return [Emission(RAPPEL_REMINDER, [r.patient_room(rdv.patient_id)], data, message=message)]

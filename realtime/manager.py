@@ -1,0 +1,99 @@
+"""A python-socketio client manager whose pub/sub backend is the Channels channel layer.
+
+``AsyncPubSubManager`` needs two methods: ``_publish`` (send to every server) and
+``_listen`` (yield what the others sent). With ``channels_redis`` that crosses
+processes and machines; with the in-memory layer there is one process, so publishing
+is skipped (the local emit already reached every socket there is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.layers import DEFAULT_CHANNEL_LAYER, InMemoryChannelLayer, get_channel_layer
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+logger = logging.getLogger(__name__)
+
+GROUP = "socketio"
+
+
+class ChannelLayerManager(AsyncPubSubManager):
+    name = "channel_layer"
+
+    def __init__(
+        self,
+        channel: str = GROUP,
+        write_only: bool = False,
+        logger: logging.Logger | None = None,
+        alias: str = DEFAULT_CHANNEL_LAYER,
+        group_refresh: float = 3600.0,
+        json: Any = None,
+    ) -> None:
+        super().__init__(channel=channel, write_only=write_only, logger=logger, json=json)
+        self.alias = alias
+        # Channel layers expire group membership (a day by default): re-join well before.
+        self.group_refresh = group_refresh
+        self._layer = None
+
+    @property
+    def layer(self):
+        if self._layer is None:
+            self._layer = get_channel_layer(self.alias)
+            if self._layer is None:
+                raise RuntimeError("CHANNEL_LAYERS is not configured")
+        return self._layer
+
+    @property
+    def single_process(self) -> bool:
+        return isinstance(self.layer, InMemoryChannelLayer)
+
+    async def _publish(self, data: dict) -> None:
+        if self.single_process:
+            return
+        message = {"type": "socketio.message", "payload": data}
+        for attempt in range(3):
+            try:
+                await self.layer.group_send(self.channel, message)
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+                logger.warning("channel layer publish failed, retrying", exc_info=True)
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def _listen(self) -> AsyncIterator[dict]:
+        retry = 1.0
+        while True:
+            try:
+                channel = await self.layer.new_channel(prefix="socketio")
+                await self.layer.group_add(self.channel, channel)
+                refresher = asyncio.ensure_future(self._refresh_membership(channel))
+                retry = 1.0
+                try:
+                    while True:
+                        message = await self.layer.receive(channel)
+                        retry = 1.0
+                        payload = message.get("payload")
+                        if isinstance(payload, dict):
+                            yield payload
+                finally:
+                    refresher.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Like AsyncRedisManager: log, back off, subscribe again.
+                logger.exception("channel layer listen failed; retrying in %.0f s", retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, 60.0)
+
+    async def _refresh_membership(self, channel: str) -> None:
+        while True:
+            await asyncio.sleep(self.group_refresh)
+            try:
+                await self.layer.group_add(self.channel, channel)
+            except Exception:
+                logger.warning("could not refresh channel layer group", exc_info=True)

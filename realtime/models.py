@@ -1,0 +1,62 @@
+"""The event log: every real-time event, written in the transaction that caused it.
+
+One row per event (``id`` is the payload's ``eventId``) and one row per room it was
+addressed to, never one per recipient: a role-wide broadcast to thousands is two rows.
+The notification centre and replay read from here; read state is per user.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Event(models.Model):
+    name = models.CharField(max_length=64, db_index=True)
+    type = models.CharField(max_length=8)
+    message = models.CharField(max_length=1000)
+    data = models.JSONField()
+    # Shown in the notification centre (personal events and broadcasts).
+    notify = models.BooleanField(default=False)
+    # None: every connected socket (a broadcast to everyone).
+    to_everyone = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+
+class EventRoom(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rooms")
+    room = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "event"])]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "room"], name="eventroom_unique"),
+        ]
+
+
+class NotificationRead(models.Model):
+    """A user has read one notification."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE)
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event"], name="notificationread_unique"),
+        ]
+
+
+class NotificationCursor(models.Model):
+    """Everything up to ``read_up_to`` is read: 'mark all read' is one row, not N."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE
+    )
+    read_up_to = models.BigIntegerField(default=0)

@@ -1,0 +1,50 @@
+"""Thin receivers: a domain fact in, catalogue emissions out (published on commit)."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from messagerie.models import Message
+from messagerie.signals import messages_read
+from rendezvous.models import Creneau, RendezVous
+from rendezvous.signals import creneau_conflict
+
+from . import catalogue
+from .events import send_events
+
+
+@receiver(post_save, sender=RendezVous, dispatch_uid="realtime.rendezvous")
+def on_rendezvous_saved(sender, instance: RendezVous, created: bool, **kwargs) -> None:
+    send_events(catalogue.rendezvous_events(instance, created=created))
+    instance._statut_initial = instance.statut
+
+
+@receiver(post_save, sender=Creneau, dispatch_uid="realtime.creneau")
+def on_creneau_saved(sender, instance: Creneau, created: bool, update_fields=None, **kwargs) -> None:
+    if created or update_fields is None or "actif" in update_fields:
+        send_events(catalogue.creneau_events(instance, created=created))
+
+
+@receiver(post_save, sender=Message, dispatch_uid="realtime.message")
+def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None:
+    if not created:
+        return
+    recipients = list(
+        instance.conversation.participation_set.exclude(user_id=instance.auteur_id)
+        .values_list("user_id", flat=True)
+    )
+    send_events(catalogue.message_events(instance, recipients))
+
+
+@receiver(creneau_conflict, dispatch_uid="realtime.conflict")
+def on_creneau_conflict(sender, creneau: Creneau, requester, **kwargs) -> None:
+    send_events(catalogue.conflict_events(creneau, requester))
+
+
+@receiver(messages_read, dispatch_uid="realtime.read")
+def on_messages_read(sender, conversation, lecteur, message_ids, lu_at, **kwargs) -> None:
+    auteurs = list(
+        Message.objects.filter(pk__in=message_ids).values_list("auteur_id", flat=True).distinct()
+    )
+    send_events(catalogue.read_events(conversation.pk, lecteur, message_ids, auteurs, lu_at))

@@ -1,0 +1,190 @@
+"""The Socket.IO server: authentication, automatic rooms, join/leave, and nothing else.
+
+Events reach sockets through ``realtime.bus``; client-sent input is bounded (size,
+rate, room count) and every refusal is an acknowledgement, never a disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+import socketio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from messagerie.selectors import may_join_conversation
+
+from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
+from .bus import bus
+from .manager import ChannelLayerManager
+from .rooms import auto_rooms
+
+logger = logging.getLogger(__name__)
+
+MAX_ROOM_LENGTH = 100
+CONVERSATION_ROOM = re.compile(r"^conversation:([1-9][0-9]{0,17})$")
+
+
+def ack(type_: str, message: str, code: str | None = None, **data) -> dict:
+    body = {"type": type_, "message": message, "data": data}
+    if code:
+        body["code"] = code
+    return body
+
+
+ERR_ROOM_INVALID = ("Nom de room invalide", "room_invalide")
+ERR_ROOM_FORBIDDEN = ("Accès refusé à cette room", "room_interdite")
+ERR_ROOM_AUTOMATIC = ("Impossible de quitter une room automatique", "room_automatique")
+ERR_ROOM_NOT_JOINED = ("Vous n'êtes pas dans cette room", "room_non_rejointe")
+ERR_TOO_MANY_ROOMS = ("Trop de rooms rejointes", "trop_de_rooms")
+ERR_RATE = ("Trop de requêtes, réessayez dans un instant", "trop_de_requetes")
+ERR_UNKNOWN_EVENT = ("Événement inconnu", "evenement_inconnu")
+
+
+@dataclass
+class SocketState:
+    user_id: int
+    jti: str
+    auto: frozenset[str]
+    joined: set[str] = field(default_factory=set)
+    tokens: float = 0.0
+    stamp: float = 0.0
+    expiry: asyncio.TimerHandle | None = None
+
+    def allow(self) -> bool:
+        """Token bucket: a burst, then a steady rate of client requests."""
+        now = time.monotonic()
+        rate, burst = settings.SOCKETIO_RATE_PER_SECOND, settings.SOCKETIO_RATE_BURST
+        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def create_server() -> socketio.AsyncServer:
+    origins = "*" if settings.CORS_ALLOW_ALL_ORIGINS else list(settings.CORS_ALLOWED_ORIGINS)
+    server = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=ChannelLayerManager(),
+        cors_allowed_origins=origins,
+        ping_interval=settings.SOCKETIO_PING_INTERVAL,
+        ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
+        max_http_buffer_size=settings.SOCKETIO_MAX_PAYLOAD,
+        logger=False,
+        engineio_logger=False,
+    )
+    sockets: dict[str, SocketState] = {}
+
+    async def expire(sid: str) -> None:
+        await server.disconnect(sid)
+
+    @server.event
+    async def connect(sid, environ, auth=None):
+        raw = extract_token(environ, auth)
+        if raw is None:
+            raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
+        identity = await sync_to_async(authenticate_token)(raw)
+        if identity is None:
+            raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
+        user = identity.user
+        rooms = auto_rooms(user)
+        state = SocketState(
+            user_id=user.pk, jti=identity.jti, auto=frozenset(rooms),
+            tokens=settings.SOCKETIO_RATE_BURST, stamp=time.monotonic(),
+        )
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, identity.exp - time.time())
+        state.expiry = loop.call_later(delay, lambda: asyncio.ensure_future(expire(sid)))
+        sockets[sid] = state
+        for room in rooms:
+            await server.enter_room(sid, room)
+
+    @server.event
+    async def disconnect(sid, reason=None):
+        state = sockets.pop(sid, None)
+        if state and state.expiry:
+            state.expiry.cancel()
+
+    def check(sid: str, room: object) -> tuple[SocketState | None, dict | None]:
+        state = sockets.get(sid)
+        if state is None:
+            return None, ack("error", *ERR_ROOM_FORBIDDEN[:1], code=ERR_ROOM_FORBIDDEN[1])
+        if not state.allow():
+            return None, ack("error", ERR_RATE[0], code=ERR_RATE[1])
+        if not isinstance(room, str) or not room or len(room) > MAX_ROOM_LENGTH:
+            return None, ack("error", ERR_ROOM_INVALID[0], code=ERR_ROOM_INVALID[1])
+        return state, None
+
+    @server.on("join-room")
+    async def join_room(sid, room=None, *extra):
+        state, error = check(sid, room)
+        if error:
+            return error
+        if room in state.auto or room in state.joined:
+            return ack("success", "Room rejointe", room=room)
+        match = CONVERSATION_ROOM.match(room)
+        if match is None:
+            return ack("error", ERR_ROOM_FORBIDDEN[0], code=ERR_ROOM_FORBIDDEN[1], room=room)
+        if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
+            return ack("error", ERR_TOO_MANY_ROOMS[0], code=ERR_TOO_MANY_ROOMS[1], room=room)
+        user = await sync_to_async(_user)(state.user_id)
+        allowed = user is not None and await sync_to_async(may_join_conversation)(
+            user, int(match.group(1))
+        )
+        if not allowed:
+            return ack("error", ERR_ROOM_FORBIDDEN[0], code=ERR_ROOM_FORBIDDEN[1], room=room)
+        if sid not in sockets:  # disconnected while we checked
+            return None
+        await server.enter_room(sid, room)
+        state.joined.add(room)
+        return ack("success", "Room rejointe", room=room)
+
+    @server.on("leave-room")
+    async def leave_room(sid, room=None, *extra):
+        state, error = check(sid, room)
+        if error:
+            return error
+        if room in state.auto:
+            return ack("error", ERR_ROOM_AUTOMATIC[0], code=ERR_ROOM_AUTOMATIC[1], room=room)
+        if room not in state.joined:
+            return ack("error", ERR_ROOM_NOT_JOINED[0], code=ERR_ROOM_NOT_JOINED[1], room=room)
+        await server.leave_room(sid, room)
+        state.joined.discard(room)
+        return ack("success", "Room quittée", room=room)
+
+    @server.on("*")
+    async def unknown(event, sid, *args):
+        state = sockets.get(sid)
+        if state is not None and not state.allow():
+            return ack("error", ERR_RATE[0], code=ERR_RATE[1])
+        return ack("error", ERR_UNKNOWN_EVENT[0], code=ERR_UNKNOWN_EVENT[1],
+                   event=event if isinstance(event, str) and len(event) <= 100 else None)
+
+    server.sockets = sockets  # introspection for tests and benchmarks
+    return server
+
+
+def _user(user_id: int):
+    from rendezvous.models import User
+
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+sio = create_server()
+
+
+def ensure_started() -> None:
+    """Start the manager's listener and attach the bus, once, on the serving loop."""
+    if bus.attached:
+        return
+    loop = asyncio.get_running_loop()
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        sio.manager.initialize()
+    bus.attach(loop, sio.emit)

@@ -1,0 +1,225 @@
+"""REST views for accounts, practices, doctors, slots and bookings: thin, over services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from medical_booking.errors import CreneauIndisponible, DomainError, Introuvable, PermissionRefusee
+
+from . import selectors, services
+from .models import Cabinet, Creneau, Medecin, Role
+from .serializers import (
+    AnnulationSerializer,
+    CabinetSerializer,
+    CreneauCreateSerializer,
+    CreneauSerializer,
+    CreneauSerieSerializer,
+    MedecinSerializer,
+    MeSerializer,
+    RegisterSerializer,
+    RendezVousCreateSerializer,
+    RendezVousSerializer,
+)
+
+
+def valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
+    def post(self, request):
+        user = services.register_patient(**valid(RegisterSerializer, request.data))
+        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LogoutView(APIView):
+    """Blacklist the refresh token and the access token used for this call."""
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"refresh": {"type": "string"}}}},
+                   responses={205: None})
+    def post(self, request):
+        raw = request.data.get("refresh") if isinstance(request.data, dict) else None
+        if not isinstance(raw, str) or not raw:
+            raise DomainError("Le champ refresh est obligatoire", code="validation_error")
+        try:
+            refresh = RefreshToken(raw)
+            if str(refresh.get("user_id")) != str(request.user.pk):
+                raise PermissionRefusee("Ce token appartient à un autre utilisateur")
+            refresh.blacklist()
+        except TokenError as exc:
+            raise DomainError("Token invalide ou expiré", code="token_not_valid") from exc
+        request.auth.blacklist()
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    def patch(self, request):
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+class CabinetViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CabinetSerializer
+    queryset = Cabinet.objects.all()
+    filterset_fields = {"ville": ["exact", "iexact"]}
+
+
+class MedecinFilter(django_filters.FilterSet):
+    specialite = django_filters.CharFilter(lookup_expr="iexact")
+    ville = django_filters.CharFilter(field_name="cabinet__ville", lookup_expr="iexact")
+    cabinet = django_filters.NumberFilter(field_name="cabinet_id")
+    q = django_filters.CharFilter(method="search")
+
+    class Meta:
+        model = Medecin
+        fields = ["specialite", "ville", "cabinet"]
+
+    def search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(
+            Q(user__last_name__icontains=value) | Q(user__first_name__icontains=value)
+            | Q(specialite__icontains=value)
+        )
+
+
+class MedecinViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = MedecinSerializer
+    filterset_class = MedecinFilter
+
+    def get_queryset(self):
+        return selectors.medecins()
+
+
+class CreneauFilter(django_filters.FilterSet):
+    medecin = django_filters.NumberFilter(field_name="medecin_id")
+    cabinet = django_filters.NumberFilter(field_name="medecin__cabinet_id")
+    date_from = django_filters.DateTimeFilter(field_name="debut", lookup_expr="gte")
+    date_to = django_filters.DateTimeFilter(field_name="debut", lookup_expr="lt")
+    disponible = django_filters.BooleanFilter(method="filter_disponible")
+
+    class Meta:
+        model = Creneau
+        fields = ["medecin", "cabinet", "date_from", "date_to", "disponible"]
+
+    def filter_disponible(self, queryset, name, value):
+        from django.utils import timezone
+
+        if value:
+            return queryset.filter(reserve=False, debut__gt=timezone.now())
+        return queryset.exclude(reserve=False, debut__gt=timezone.now())
+
+
+class CreneauViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = CreneauSerializer
+    filterset_class = CreneauFilter
+
+    def get_queryset(self):
+        return selectors.creneaux()
+
+    @extend_schema(request=CreneauCreateSerializer, responses={201: CreneauSerializer})
+    def create(self, request):
+        data = valid(CreneauCreateSerializer, request.data)
+        medecin = self._medecin_for(request.user, data.get("medecin"))
+        creneau = services.publish_creneau(
+            acteur=request.user, medecin=medecin, debut=data["debut"], fin=data["fin"]
+        )
+        return Response(CreneauSerializer(creneau).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CreneauSerieSerializer, responses={201: CreneauSerializer(many=True)})
+    @action(detail=False, methods=["post"])
+    def serie(self, request):
+        """Publish back-to-back slots over a period, in one transaction."""
+        data = valid(CreneauSerieSerializer, request.data)
+        medecin = self._medecin_for(request.user, data.get("medecin"))
+        created = services.publish_serie(
+            acteur=request.user, medecin=medecin, debut=data["debut"], fin=data["fin"],
+            duree=timedelta(minutes=data["duree_minutes"]),
+        )
+        return Response({"count": len(created)}, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, pk=None):
+        creneau = self.get_object()
+        services.withdraw_creneau(acteur=request.user, creneau=creneau)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def _medecin_for(user, medecin_id) -> Medecin:
+        if medecin_id is None:
+            if user.role != Role.MEDECIN:
+                raise DomainError("Le champ medecin est obligatoire", code="validation_error",
+                                  details={"medecin": ["Ce champ est obligatoire."]})
+            medecin_id = user.pk
+        medecin = Medecin.objects.select_related("cabinet").filter(pk=medecin_id).first()
+        if medecin is None:
+            raise Introuvable("Médecin introuvable")
+        return medecin
+
+
+class RendezVousFilter(django_filters.FilterSet):
+    statut = django_filters.CharFilter()
+    medecin = django_filters.NumberFilter(field_name="creneau__medecin_id")
+    date_from = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="gte")
+    date_to = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="lt")
+
+
+class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        viewsets.GenericViewSet):
+    serializer_class = RendezVousSerializer
+    filterset_class = RendezVousFilter
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        return selectors.rendezvous_visibles(self.request.user)
+
+    @extend_schema(request=RendezVousCreateSerializer,
+                   responses={201: RendezVousSerializer, 409: CreneauSerializer})
+    def create(self, request):
+        data = valid(RendezVousCreateSerializer, request.data)
+        creneau = get_object_or_404(selectors.creneaux(), pk=data["creneau"])
+        try:
+            rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
+        except CreneauIndisponible as exc:
+            exc.details = {"creneau": CreneauSerializer(
+                selectors.creneaux().filter(pk=creneau.pk).first() or creneau).data}
+            raise
+        return Response(RendezVousSerializer(rdv).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=RendezVousSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        rdv = services.confirm_rendezvous(acteur=request.user, rdv=self.get_object())
+        return Response(RendezVousSerializer(rdv).data)
+
+    @extend_schema(request=AnnulationSerializer, responses=RendezVousSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = valid(AnnulationSerializer, request.data)
+        rdv = services.cancel_rendezvous(acteur=request.user, rdv=self.get_object(), motif=data["motif"])
+        return Response(RendezVousSerializer(rdv).data)
+

@@ -1,0 +1,62 @@
+"""Reads on the agenda, scoped to what the asking user may see."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Creneau, Medecin, RendezVous, Role, User
+from .serializers import with_disponibilite
+
+
+def medecins() -> QuerySet[Medecin]:
+    return Medecin.objects.select_related("user", "cabinet").filter(user__is_active=True)
+
+
+def creneaux() -> QuerySet[Creneau]:
+    return with_disponibilite(
+        Creneau.objects.select_related("medecin__cabinet").filter(actif=True)
+    )
+
+
+def rendezvous_visibles(user: User) -> QuerySet[RendezVous]:
+    qs = RendezVous.objects.select_related(
+        "patient", "annule_par", "creneau__medecin__user", "creneau__medecin__cabinet"
+    )
+    if user.role == Role.SUPERADMIN:
+        return qs
+    if user.role == Role.PATIENT:
+        return qs.filter(patient=user)
+    if user.role == Role.MEDECIN:
+        return qs.filter(creneau__medecin_id=user.pk)
+    if user.role == Role.ADMINCABINET:
+        return qs.filter(creneau__medecin__cabinet_id=user.cabinet_id)
+    return qs.none()
+
+
+def admins_du_cabinet(cabinet_id: int) -> list[int]:
+    return list(
+        User.objects.filter(
+            role=Role.ADMINCABINET, cabinet_id=cabinet_id, is_active=True
+        ).values_list("pk", flat=True)
+    )
+
+
+def can_message(user: User, other: User) -> bool:
+    """A patient and a doctor who share a booking (any status); staff of the practice."""
+    if user.pk == other.pk or not other.is_active:
+        return False
+    if Role.SUPERADMIN in (user.role, other.role):
+        return True
+    pair = {user.role, other.role}
+    if pair == {Role.PATIENT}:
+        return False
+    if Role.PATIENT in pair:
+        patient, staff = (user, other) if user.role == Role.PATIENT else (other, user)
+        q = Q(patient=patient)
+        if staff.role == Role.MEDECIN:
+            q &= Q(creneau__medecin_id=staff.pk)
+        else:
+            q &= Q(creneau__medecin__cabinet_id=staff.cabinet_id)
+        return RendezVous.objects.filter(q).exists()
+    # Two staff members: the same practice.
+    return user.cabinet_id is not None and user.cabinet_id == other.cabinet_id

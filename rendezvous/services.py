@@ -1,0 +1,184 @@
+"""Writes on the agenda: publish/withdraw slots, book, confirm, cancel.
+
+Views, the admin, management commands and tests all call these. Real-time events are
+not sent from here: ``post_save`` receivers in ``realtime`` publish them on commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
+
+from . import policies
+from .models import (
+    ACTIVE_STATUTS,
+    Creneau,
+    Medecin,
+    RendezVous,
+    Role,
+    StatutRendezVous,
+    User,
+)
+from .signals import creneau_conflict
+
+MAX_CRENEAU_DUREE = timedelta(hours=12)
+
+
+def register_patient(
+    *, email: str, password: str, first_name: str = "", last_name: str = "", telephone: str = ""
+) -> User:
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflit("Un compte existe déjà avec cette adresse e-mail", code="email_exists")
+    candidate = User(email=email, first_name=first_name, last_name=last_name)
+    validate_password(password, candidate)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                email=email, password=password, first_name=first_name,
+                last_name=last_name, telephone=telephone, role=Role.PATIENT,
+            )
+    except IntegrityError as exc:  # a concurrent registration with the same e-mail
+        raise Conflit("Un compte existe déjà avec cette adresse e-mail", code="email_exists") from exc
+
+
+def publish_creneau(*, acteur: User, medecin: Medecin, debut: datetime, fin: datetime) -> Creneau:
+    if not policies.can_manage_agenda(acteur, medecin):
+        raise PermissionRefusee("Vous ne gérez pas l'agenda de ce médecin")
+    if fin <= debut:
+        raise DomainError("La fin du créneau doit être après son début", code="creneau_invalide")
+    if fin - debut > MAX_CRENEAU_DUREE:
+        raise DomainError("Un créneau dure au plus 12 heures", code="creneau_invalide")
+    if debut <= timezone.now():
+        raise DomainError("Un créneau ne peut pas commencer dans le passé", code="creneau_passe")
+    chevauche = Creneau.objects.filter(
+        medecin=medecin, actif=True, debut__lt=fin, fin__gt=debut
+    ).first()
+    if chevauche is not None:
+        raise Conflit(
+            "Ce créneau chevauche un créneau existant",
+            code="creneau_chevauchement",
+            details={"creneau": chevauche.pk},
+        )
+    try:
+        with transaction.atomic():
+            return Creneau.objects.create(medecin=medecin, debut=debut, fin=fin)
+    except IntegrityError as exc:  # lost a race against an overlapping slot
+        raise Conflit(
+            "Ce créneau chevauche un créneau existant", code="creneau_chevauchement"
+        ) from exc
+
+
+MAX_SERIE = 10_000
+
+
+def publish_serie(
+    *, acteur: User, medecin: Medecin, debut: datetime, fin: datetime, duree: timedelta
+) -> list[Creneau]:
+    """Back-to-back slots from ``debut`` to ``fin``: all of them or none."""
+    if not policies.can_manage_agenda(acteur, medecin):
+        raise PermissionRefusee("Vous ne gérez pas l'agenda de ce médecin")
+    if fin <= debut or duree <= timedelta(0):
+        raise DomainError("La fin doit être après le début", code="creneau_invalide")
+    if debut <= timezone.now():
+        raise DomainError("Un créneau ne peut pas commencer dans le passé", code="creneau_passe")
+    count = int((fin - debut) / duree)
+    if count < 1 or count > MAX_SERIE:
+        raise DomainError(
+            f"Une série compte de 1 à {MAX_SERIE} créneaux", code="serie_invalide",
+            details={"count": count},
+        )
+    if Creneau.objects.filter(medecin=medecin, actif=True, debut__lt=fin, fin__gt=debut).exists():
+        raise Conflit("Cette période chevauche des créneaux existants", code="creneau_chevauchement")
+    try:
+        with transaction.atomic():
+            # save() one by one: each slot is an event (creneau:available), in order.
+            return [
+                Creneau.objects.create(
+                    medecin=medecin, debut=debut + i * duree, fin=debut + (i + 1) * duree
+                )
+                for i in range(count)
+            ]
+    except IntegrityError as exc:
+        raise Conflit("Cette période chevauche des créneaux existants",
+                      code="creneau_chevauchement") from exc
+
+
+def withdraw_creneau(*, acteur: User, creneau: Creneau) -> Creneau:
+    if not policies.can_manage_agenda(acteur, creneau.medecin):
+        raise PermissionRefusee("Vous ne gérez pas l'agenda de ce médecin")
+    with transaction.atomic():
+        creneau = Creneau.objects.select_for_update().get(pk=creneau.pk)
+        if creneau.rendezvous.filter(statut__in=ACTIVE_STATUTS).exists():
+            raise Conflit(
+                "Ce créneau a un rendez-vous actif : annulez-le d'abord",
+                code="creneau_reserve",
+            )
+        if not creneau.actif:
+            return creneau
+        creneau.actif = False
+        creneau.save(update_fields=["actif"])
+        return creneau
+
+
+def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezVous:
+    """Book a slot; the database decides who wins a race (partial unique index)."""
+    if patient.role != Role.PATIENT:
+        raise PermissionRefusee("Seul un patient peut prendre rendez-vous", code="role_interdit")
+    if not creneau.actif:
+        _conflict(creneau, patient)
+    if creneau.debut <= timezone.now():
+        raise DomainError("Ce créneau est déjà passé", code="creneau_passe")
+    try:
+        with transaction.atomic():
+            return RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
+    except IntegrityError:
+        _conflict(creneau, patient)
+
+
+def _conflict(creneau: Creneau, patient: User) -> None:
+    creneau_conflict.send(sender=Creneau, creneau=creneau, requester=patient)
+    raise CreneauIndisponible(details={"creneau": creneau})
+
+
+def confirm_rendezvous(*, acteur: User, rdv: RendezVous) -> RendezVous:
+    if not policies.can_confirm_rendezvous(acteur, rdv):
+        raise PermissionRefusee("Seuls le médecin et son cabinet confirment un rendez-vous")
+    with transaction.atomic():
+        rdv = _lock(rdv)
+        if rdv.statut == StatutRendezVous.CONFIRME:
+            return rdv
+        if rdv.statut != StatutRendezVous.EN_ATTENTE:
+            raise Conflit("Ce rendez-vous est annulé", code="rendezvous_annule")
+        rdv.statut = StatutRendezVous.CONFIRME
+        rdv.confirme_at = timezone.now()
+        rdv.save(update_fields=["statut", "confirme_at", "updated_at"])
+        return rdv
+
+
+def cancel_rendezvous(*, acteur: User, rdv: RendezVous, motif: str = "") -> RendezVous:
+    if not policies.can_cancel_rendezvous(acteur, rdv):
+        raise PermissionRefusee("Vous ne pouvez pas annuler ce rendez-vous")
+    with transaction.atomic():
+        rdv = _lock(rdv)
+        if rdv.statut == StatutRendezVous.ANNULE:
+            raise Conflit("Ce rendez-vous est déjà annulé", code="rendezvous_annule")
+        rdv.statut = StatutRendezVous.ANNULE
+        rdv.annule_par = acteur
+        rdv.annule_at = timezone.now()
+        rdv.motif_annulation = motif
+        rdv.save(update_fields=["statut", "annule_par", "annule_at", "motif_annulation", "updated_at"])
+        return rdv
+
+
+def _lock(rdv: RendezVous) -> RendezVous:
+    return (
+        RendezVous.objects.select_for_update(of=("self",))
+        .select_related("creneau__medecin__cabinet", "patient")
+        .get(pk=rdv.pk)
+    )
