@@ -1,0 +1,66 @@
+"""Service gating and live stacks.
+
+Tests that need PostgreSQL or Redis run when DATABASE_URL / REDIS_URL are set and skip
+otherwise; under REQUIRE_SERVICES=1 (CI) a missing service fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .live import start_stack
+
+REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def has_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def has_redis() -> bool:
+    return bool(os.environ.get("REDIS_URL"))
+
+
+def need(available: bool, what: str) -> None:
+    if available:
+        return
+    if REQUIRE:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {what} is not configured")
+    pytest.skip(f"{what} not configured")
+
+
+@pytest.fixture
+def requires_postgres():
+    need(has_postgres(), "DATABASE_URL (PostgreSQL)")
+
+
+@pytest.fixture
+def requires_redis():
+    need(has_redis(), "REDIS_URL")
+
+
+def pytest_sessionstart(session):
+    if REQUIRE and not (has_postgres() and has_redis()):
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
+    """One embedded-mode daphne (in-memory channel layer), seeded with the demo data.
+
+    Uses PostgreSQL for its database when DATABASE_URL is set, else a SQLite file.
+    """
+    stack = start_stack(tmp_path_factory.mktemp("live"), postgres=has_postgres())
+    yield stack
+    stack.close()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """Production mode: two daphne processes on PostgreSQL + Redis."""
+    need(has_postgres() and has_redis(), "DATABASE_URL (PostgreSQL) and REDIS_URL")
+    stack = start_stack(tmp_path_factory.mktemp("cluster"), servers=2, postgres=True, redis=True)
+    yield stack
+    stack.close()

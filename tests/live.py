@@ -1,0 +1,172 @@
+"""Real processes for end-to-end tests: daphne servers and manage.py commands.
+
+Each live stack gets its own database (a temporary SQLite file, or a fresh PostgreSQL
+database when DATABASE_URL points at one), seeded with the demo data, and its own
+channel-layer prefix, so it never hears the test process or another stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callable]:
+    """Environment for a stack, and a cleanup callable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "medical_booking.settings",
+        "FAST_PASSWORD_HASHER": "1",
+        "CHANNEL_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "WARNING",
+    })
+    cleanup = lambda: None  # noqa: E731
+    if postgres:
+        import psycopg
+
+        base = os.environ["DATABASE_URL"]
+        name = f"mb_e2e_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        parts = urllib.parse.urlsplit(base)
+        env["DATABASE_URL"] = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+        def cleanup() -> None:
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp / 'e2e.sqlite3'}"
+    if redis:
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    return env, cleanup
+
+
+def manage(env: dict, *args: str, timeout: float = 300, input: str | None = None) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout, input=input,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class Server:
+    env: dict
+    port: int
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "medical_booking.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/api/schema/", timeout=2).read()
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@dataclass
+class Stack:
+    """One database + one or more daphne servers sharing it (and Redis, if any)."""
+
+    env: dict
+    servers: list[Server] = field(default_factory=list)
+    cleanup: callable = None
+    tokens: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    def manage(self, *args: str, **kwargs) -> str:
+        return manage(self.env, *args, **kwargs)
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.stop()
+        if self.cleanup:
+            self.cleanup()
+
+
+def start_stack(tmp: Path, *, servers: int = 1, postgres: bool = False, redis: bool = False) -> Stack:
+    env, cleanup = service_env(tmp, postgres=postgres, redis=redis)
+    stack = Stack(env=env, cleanup=cleanup)
+    try:
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "seed_demo")
+        for i in range(servers):
+            stack.servers.append(Server(env=env, port=free_port(), log=tmp / f"daphne-{i}.log").start())
+    except Exception:
+        stack.close()
+        raise
+    return stack
+
+
+# --- a tiny JSON HTTP client (stdlib: the server is the thing under test) ----------
+
+def http(method: str, url: str, body=None, token: str | None = None,
+         raw: bytes | None = None, headers: dict | None = None) -> tuple[int, object]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            content = resp.read()
+            return resp.status, json.loads(content) if content else None
+    except urllib.error.HTTPError as exc:
+        content = exc.read()
+        try:
+            return exc.code, json.loads(content) if content else None
+        except ValueError:
+            return exc.code, content.decode(errors="replace")
+
+
+def login(base_url: str, email: str, password: str = "demo1234") -> dict:
+    status, body = http("POST", f"{base_url}/api/auth/token/", {"email": email, "password": password})
+    assert status == 200, body
+    return body
