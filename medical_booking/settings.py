@@ -209,3 +209,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Reminders: the in-server scheduler (on by default) and how often it looks.
+REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)
+REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
+# Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
+REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
+REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import sys
+
 import socketio
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+from .scheduler import start_reminders
 from .server import ensure_started, sio
+
+
+def start() -> None:
+    """Attach the event bus and start the scheduler on the serving loop (idempotent)."""
+    ensure_started()
+    start_reminders()
 
 
 def build_application(django_app):
     app = socketio.ASGIApp(
-        sio, other_asgi_app=ASGIStaticFilesHandler(django_app), socketio_path="socket.io"
+        sio, other_asgi_app=ASGIStaticFilesHandler(django_app), socketio_path="socket.io",
+        on_startup=start,
     )
+    if "twisted.internet.reactor" in sys.modules:
+        # Daphne sends no ASGI lifespan events: start with the reactor instead.
+        from twisted.internet import reactor
+
+        reactor.callWhenRunning(start)
 
     async def application(scope, receive, send):
-        # Daphne has no lifespan events: start the bus on the first connection instead.
-        ensure_started()
+        start()  # cheap once started; covers servers that have neither hook
         await app(scope, receive, send)
 
     return application

@@ -34,7 +34,31 @@ def payload_of(event: Event) -> dict[str, Any]:
     }
 
 
+# Any constant: the advisory lock that makes event ids follow commit order on PostgreSQL.
+EVENT_ORDER_LOCK = 0x6D625F6576  # "mb_ev"
+
+
+def _hold_event_order_lock() -> None:
+    """Serialise event-writing transactions from their first event to their commit.
+
+    Ids come from a sequence at insert time; without this, two concurrent transactions
+    could commit in the opposite order of their ids, and a client replaying "after id N"
+    would miss the one with the smaller id. SQLite already serialises every write.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
+
+
 def send_event(emission: Emission) -> Event:
+    # Joins the caller's transaction (no savepoint per event), or makes one of its own.
+    with transaction.atomic(savepoint=False):
+        return _write_event(emission)
+
+
+def _write_event(emission: Emission) -> Event:
+    _hold_event_order_lock()
     event = Event.objects.create(
         name=emission.kind.name,
         type=emission.type,

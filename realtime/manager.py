@@ -38,6 +38,8 @@ class ChannelLayerManager(AsyncPubSubManager):
         # Channel layers expire group membership (a day by default): re-join well before.
         self.group_refresh = group_refresh
         self._layer = None
+        # Sockets replaying missed events (see realtime.replay): sid -> ReplayGuard.
+        self.guards: dict = {}
 
     @property
     def layer(self):
@@ -50,6 +52,37 @@ class ChannelLayerManager(AsyncPubSubManager):
     @property
     def single_process(self) -> bool:
         return isinstance(self.layer, InMemoryChannelLayer)
+
+    async def _handle_emit(self, message: dict) -> None:
+        if self.guards:
+            message = self._guard(message)
+        await super()._handle_emit(message)
+
+    def _guard(self, message: dict) -> dict:
+        """Hold back live events from replaying sockets; drop those already replayed."""
+        from .replay import event_id_of
+
+        skip = message.get("skip_sid") or []
+        skip = list(skip) if isinstance(skip, list) else [skip]
+        event_id = event_id_of(message)
+        for sid, guard in self.guards.items():
+            if guard.buffering:
+                if self._addressed(sid, message):
+                    guard.buffer.append(message)
+                    skip.append(sid)
+            elif event_id is not None and event_id in guard.delivered:
+                skip.append(sid)
+        return {**message, "skip_sid": skip}
+
+    def _addressed(self, sid: str, message: dict) -> bool:
+        room = message.get("room")
+        if room is None:
+            return True
+        rooms = self.rooms.get(message.get("namespace") or "/", {})
+        for name in [room] if isinstance(room, str) else room:
+            if name in rooms and sid in rooms[name]:
+                return True
+        return False
 
     async def _publish(self, data: dict) -> None:
         if self.single_process:

@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from messagerie.models import Message
 from messagerie.signals import messages_read
-from rendezvous.models import Creneau, RendezVous
+from rendezvous.models import Creneau, Rappel, RendezVous
 from rendezvous.signals import creneau_conflict
 
 from . import catalogue
@@ -48,3 +48,9 @@ def on_messages_read(sender, conversation, lecteur, message_ids, lu_at, **kwargs
         Message.objects.filter(pk__in=message_ids).values_list("auteur_id", flat=True).distinct()
     )
     send_events(catalogue.read_events(conversation.pk, lecteur, message_ids, auteurs, lu_at))
+
+
+@receiver(post_save, sender=Rappel, dispatch_uid="realtime.rappel")
+def on_rappel_saved(sender, instance: Rappel, created: bool, **kwargs) -> None:
+    if created and instance.statut == Rappel.Statut.ENVOYE:
+        send_events(catalogue.reminder_events(instance.rendezvous, instance.offset_minutes))

@@ -21,6 +21,7 @@ from messagerie.selectors import may_join_conversation
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
+from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since, parse_last_event_id
 from .rooms import auto_rooms
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ ERR_ROOM_AUTOMATIC = ("Impossible de quitter une room automatique", "room_automa
 ERR_ROOM_NOT_JOINED = ("Vous n'êtes pas dans cette room", "room_non_rejointe")
 ERR_TOO_MANY_ROOMS = ("Trop de rooms rejointes", "trop_de_rooms")
 ERR_RATE = ("Trop de requêtes, réessayez dans un instant", "trop_de_requetes")
+ERR_LAST_EVENT_ID = "lastEventId invalide"
 ERR_UNKNOWN_EVENT = ("Événement inconnu", "evenement_inconnu")
 
 
@@ -92,6 +94,9 @@ def create_server() -> socketio.AsyncServer:
         identity = await sync_to_async(authenticate_token)(raw)
         if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
+        last_event_id = parse_last_event_id(auth)
+        if last_event_id is False:
+            raise socketio.exceptions.ConnectionRefusedError(ERR_LAST_EVENT_ID)
         user = identity.user
         rooms = auto_rooms(user)
         state = SocketState(
@@ -102,12 +107,46 @@ def create_server() -> socketio.AsyncServer:
         delay = max(0.0, identity.exp - time.time())
         state.expiry = loop.call_later(delay, lambda: asyncio.ensure_future(expire(sid)))
         sockets[sid] = state
+        if last_event_id is not None:
+            # Buffer live events for this socket before it joins its rooms.
+            server.manager.guards[sid] = ReplayGuard()
         for room in rooms:
             await server.enter_room(sid, room)
+        if last_event_id is not None:
+            # Runs after the CONNECT packet is queued, so replayed events follow it.
+            server.start_background_task(replay, sid, rooms, last_event_id)
+
+    async def replay(sid: str, rooms: list[str], last_event_id: int) -> None:
+        manager = server.manager
+        guard = manager.guards.get(sid)
+        if guard is None:
+            return
+        try:
+            missed = await sync_to_async(events_since)(rooms, last_event_id)
+            for name, payload in missed:
+                await manager.emit(name, payload, namespace="/", room=sid, ignore_queue=True)
+                guard.delivered.add(payload["eventId"])
+            while guard.buffer:  # live events that arrived meanwhile, minus duplicates
+                message = guard.buffer.pop(0)
+                event_id = event_id_of(message)
+                if event_id is not None and event_id in guard.delivered:
+                    continue
+                await manager.emit(message["event"], message["data"][0], namespace="/",
+                                   room=sid, ignore_queue=True)
+                if event_id is not None:
+                    guard.delivered.add(event_id)
+        finally:
+            guard.buffering = False
+            guard.buffer.clear()
+        # Keep dropping late duplicates (published after the replay read them) a while.
+        await asyncio.sleep(GUARD_SECONDS)
+        if manager.guards.get(sid) is guard:
+            del manager.guards[sid]
 
     @server.event
     async def disconnect(sid, reason=None):
         state = sockets.pop(sid, None)
+        server.manager.guards.pop(sid, None)
         if state and state.expiry:
             state.expiry.cancel()
 

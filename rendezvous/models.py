@@ -236,3 +236,29 @@ class RendezVous(models.Model):
     @property
     def est_actif(self) -> bool:
         return self.statut in ACTIVE_STATUTS
+
+
+class Rappel(models.Model):
+    """A reminder of a booking, at ``offset_minutes`` before it.
+
+    The row is written in the same transaction as the ``rappel:reminder`` event, and its
+    uniqueness is what makes "each reminder sent once, ever" hold across processes.
+    """
+
+    class Statut(models.TextChoices):
+        ENVOYE = "ENVOYE", "Envoyé"
+        # Overtaken by a nearer reminder (the server was down at its time).
+        IGNORE = "IGNORE", "Ignoré"
+
+    rendezvous = models.ForeignKey(RendezVous, on_delete=models.CASCADE, related_name="rappels")
+    offset_minutes = models.PositiveIntegerField()
+    statut = models.CharField(max_length=8, choices=Statut.choices, default=Statut.ENVOYE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rendezvous", "offset_minutes"], name="rappel_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rappel {self.offset_minutes} min — RDV #{self.rendezvous_id}"
