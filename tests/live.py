@@ -131,8 +131,10 @@ class Stack:
             self.cleanup()
 
 
-def start_stack(tmp: Path, *, servers: int = 1, postgres: bool = False, redis: bool = False) -> Stack:
+def start_stack(tmp: Path, *, servers: int = 1, postgres: bool = False, redis: bool = False,
+                extra_env: dict | None = None) -> Stack:
     env, cleanup = service_env(tmp, postgres=postgres, redis=redis)
+    env.update(extra_env or {})
     stack = Stack(env=env, cleanup=cleanup)
     try:
         manage(env, "migrate", "--noinput", "-v", "0")
