@@ -1,8 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import render
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from medical_booking.errors import DomainError
+from rendezvous.models import Cabinet, Role, User
 
 from . import services
 from .catalogue import TYPES
@@ -17,45 +20,50 @@ class EventRoomInline(admin.TabularInline):
 
 
 class BroadcastForm(forms.Form):
-    message = forms.CharField(max_length=1000, widget=forms.Textarea)
+    message = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
     type = forms.ChoiceField(choices=[(t, t) for t in TYPES], initial="info")
-    role = forms.CharField(required=False)
-    cabinet = forms.IntegerField(required=False)
-    user = forms.IntegerField(required=False)
+    role = forms.ChoiceField(choices=[("", "—")] + list(Role.choices), required=False)
+    cabinet = forms.ModelChoiceField(Cabinet.objects.all(), required=False)
+    user = forms.ModelChoiceField(User.objects.filter(is_active=True), required=False)
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    """The event log (notification centre and replay source), plus the broadcast form."""
+
     list_display = ["id", "name", "type", "message", "notify", "to_everyone", "created_at"]
     list_filter = ["name", "type", "notify"]
     search_fields = ["message"]
     readonly_fields = ["name", "type", "message", "data", "notify", "to_everyone", "created_at"]
     inlines = [EventRoomInline]
-    actions = ["rediffuser"]
+    change_list_template = "admin/realtime/event/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Diffuser à nouveau ce message (notification:general)")
-    def rediffuser(self, request, queryset):
-        """Broadcast a message again, to the target of the form (defaults: everyone)."""
-        if "apply" in request.POST:
-            form = BroadcastForm(request.POST)
-            if form.is_valid():
-                d = form.cleaned_data
-                try:
-                    services.broadcast(acteur=request.user, message=d["message"], type=d["type"],
-                                       role=d["role"] or None, user_id=d["user"],
-                                       cabinet_id=d["cabinet"])
-                except DomainError as exc:
-                    self.message_user(request, exc.message, messages.ERROR)
-                    return None
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.broadcast_view)
+        return [path("broadcast/", view, name="realtime_event_broadcast")] + super().get_urls()
+
+    def broadcast_view(self, request):
+        """Send ``notification:general`` from the admin (same service as the REST API)."""
+        form = BroadcastForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.broadcast(
+                    acteur=request.user, message=d["message"], type=d["type"], role=d["role"] or None,
+                    user_id=d["user"].pk if d["user"] else None,
+                    cabinet_id=d["cabinet"].pk if d["cabinet"] else None,
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
                 self.message_user(request, "Notification diffusée.", messages.SUCCESS)
-                return None
-        else:
-            first = queryset.first()
-            form = BroadcastForm(initial={"message": first.message if first else ""})
-        return render(request, "admin/realtime/broadcast.html", {
-            "form": form, "queryset": queryset, "title": "Diffuser une notification",
-            "opts": self.model._meta,
-        })
+                return redirect(reverse("admin:realtime_event_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
+                   "title": "Diffuser une notification"}
+        return TemplateResponse(request, "admin/realtime/broadcast.html", context)

@@ -79,7 +79,7 @@ def annuler(modeladmin, request, queryset):
 
 @admin.register(RendezVous)
 class RendezVousAdmin(admin.ModelAdmin):
-    list_display = ["id", "patient", "medecin_display", "debut", "statut", "created_at"]
+    list_display = ["id", "patient", "patient_email", "medecin_display", "debut", "statut", "created_at"]
     list_filter = ["statut", "creneau__medecin__cabinet", "creneau__medecin"]
     search_fields = ["patient__email", "patient__last_name", "motif"]
     date_hierarchy = "created_at"
@@ -87,6 +87,10 @@ class RendezVousAdmin(admin.ModelAdmin):
     raw_id_fields = ["patient", "creneau", "annule_par"]
     readonly_fields = ["statut", "annule_par", "confirme_at", "annule_at", "created_at", "updated_at"]
     actions = [confirmer, annuler]
+
+    @admin.display(description="e-mail", ordering="patient__email")
+    def patient_email(self, obj):
+        return obj.patient.email
 
     @admin.display(description="médecin")
     def medecin_display(self, obj):
