@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +20,10 @@ logger = logging.getLogger(__name__)
 MESSAGES = {
     "not_authenticated": "Authentification requise",
     "authentication_failed": "Identifiants invalides",
+    "no_active_account": "Identifiants invalides ou compte désactivé",
+    "user_inactive": "Compte désactivé",
+    "user_not_found": "Utilisateur introuvable",
+    "bad_authorization_header": "En-tête Authorization invalide : Bearer <token> attendu",
     "token_not_valid": "Token invalide ou expiré",
     "permission_denied": "Vous n'avez pas le droit d'effectuer cette action",
     "not_found": "Ressource introuvable",
@@ -43,7 +48,20 @@ def error_body(code: str, message: str, details=None) -> dict:
     return body
 
 
+def _raised_while_parsing(exc: BaseException) -> bool:
+    """True when the exception came out of DRF's body parsers (the client's bytes)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(f"rest_framework{os.sep}parsers.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RecursionError) and _raised_while_parsing(exc):
+        # Deeply nested JSON ([[[[...]]]]) exhausts the decoder's recursion: bad input, not a 500.
+        return Response(error_body("parse_error", MESSAGES["parse_error"]), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
     if isinstance(exc, DjangoValidationError):

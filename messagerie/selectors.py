@@ -17,6 +17,8 @@ def conversations_of(user: User) -> QuerySet[Conversation]:
                 filter=Q(messages__lu_at__isnull=True) & ~Q(messages__auteur=user),
             )
         )
+        # Explicit: Meta.ordering is dropped from GROUP BY queries, and pages must be stable.
+        .order_by("-updated_at", "-id")
     )
 
 

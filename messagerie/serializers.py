@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from rendezvous.serializers import UserPublicSerializer
+from rendezvous.serializers import MAX_ID, UserPublicSerializer
 
 from .models import Conversation, Message
 
@@ -46,4 +46,4 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ConversationCreateSerializer(serializers.Serializer):
-    participant = serializers.IntegerField(min_value=1)
+    participant = serializers.IntegerField(min_value=1, max_value=MAX_ID)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from rendezvous.serializers import MAX_ID
+
 from .catalogue import TYPES
 from .models import Event
 
@@ -20,5 +22,5 @@ class BroadcastSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=1000)
     type = serializers.ChoiceField(choices=TYPES, default="info")
     role = serializers.CharField(max_length=16, required=False)
-    user = serializers.IntegerField(min_value=1, required=False)
-    cabinet = serializers.IntegerField(min_value=1, required=False)
+    user = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    cabinet = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)

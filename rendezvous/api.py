@@ -5,21 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from medical_booking.errors import CreneauIndisponible, DomainError, Introuvable, PermissionRefusee
+from medical_booking.errors import DomainError, Introuvable, PermissionRefusee
 
 from . import selectors, services
-from .models import Cabinet, Creneau, Medecin, Role
+from .models import Cabinet, Creneau, Medecin, RendezVous, Role
 from .serializers import (
+    MAX_ID,
     AnnulationSerializer,
     CabinetSerializer,
     CreneauCreateSerializer,
@@ -31,6 +34,21 @@ from .serializers import (
     RendezVousCreateSerializer,
     RendezVousSerializer,
 )
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id in a query string: a whole number within the database's range, else a 400.
+
+    ``NumberFilter`` parses a Decimal, so ``1.5`` matched id 1 and a huge number crashed
+    SQLite (OverflowError, a 500).
+    """
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 def valid(serializer_class, data, **kwargs) -> dict:
@@ -91,7 +109,7 @@ class CabinetViewSet(viewsets.ReadOnlyModelViewSet):
 class MedecinFilter(django_filters.FilterSet):
     specialite = django_filters.CharFilter(lookup_expr="iexact")
     ville = django_filters.CharFilter(field_name="cabinet__ville", lookup_expr="iexact")
-    cabinet = django_filters.NumberFilter(field_name="cabinet_id")
+    cabinet = IdFilter(field_name="cabinet_id")
     q = django_filters.CharFilter(method="search")
 
     class Meta:
@@ -107,6 +125,9 @@ class MedecinFilter(django_filters.FilterSet):
         )
 
 
+@extend_schema_view(retrieve=extend_schema(parameters=[
+    OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id du médecin (son user id)"),
+]))
 class MedecinViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = MedecinSerializer
     filterset_class = MedecinFilter
@@ -116,8 +137,8 @@ class MedecinViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class CreneauFilter(django_filters.FilterSet):
-    medecin = django_filters.NumberFilter(field_name="medecin_id")
-    cabinet = django_filters.NumberFilter(field_name="medecin__cabinet_id")
+    medecin = IdFilter(field_name="medecin_id")
+    cabinet = IdFilter(field_name="medecin__cabinet_id")
     date_from = django_filters.DateTimeFilter(field_name="debut", lookup_expr="gte")
     date_to = django_filters.DateTimeFilter(field_name="debut", lookup_expr="lt")
     disponible = django_filters.BooleanFilter(method="filter_disponible")
@@ -183,7 +204,7 @@ class CreneauViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 class RendezVousFilter(django_filters.FilterSet):
     statut = django_filters.CharFilter()
-    medecin = django_filters.NumberFilter(field_name="creneau__medecin_id")
+    medecin = IdFilter(field_name="creneau__medecin_id")
     date_from = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="gte")
     date_to = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="lt")
 
@@ -195,19 +216,18 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return RendezVous.objects.none()
         return selectors.rendezvous_visibles(self.request.user)
 
     @extend_schema(request=RendezVousCreateSerializer,
                    responses={201: RendezVousSerializer, 409: CreneauSerializer})
     def create(self, request):
         data = valid(RendezVousCreateSerializer, request.data)
-        creneau = get_object_or_404(selectors.creneaux(), pk=data["creneau"])
-        try:
-            rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
-        except CreneauIndisponible as exc:
-            exc.details = {"creneau": CreneauSerializer(
-                selectors.creneaux().filter(pk=creneau.pk).first() or creneau).data}
-            raise
+        # A withdrawn slot is a 409 carrying the slot (it was offered, it is gone), not a 404.
+        creneau = get_object_or_404(selectors.creneaux(withdrawn=True), pk=data["creneau"])
+        # A lost race raises CreneauIndisponible: 409 with the slot's REST data in details.
+        rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
         return Response(RendezVousSerializer(rdv).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=RendezVousSerializer)

@@ -72,6 +72,14 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username):
+        # E-mails are stored lower-cased (create_user, register_patient): log-in with
+        # any case, as users expect. Rows saved with capitals by hand still match exactly.
+        try:
+            return self.get(email__iexact=username)
+        except self.model.MultipleObjectsReturned:
+            return self.get(email=username)
+
     def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
         extra.setdefault("role", Role.SUPERADMIN)
         extra.setdefault("is_staff", True)

@@ -12,10 +12,13 @@ def medecins() -> QuerySet[Medecin]:
     return Medecin.objects.select_related("user", "cabinet").filter(user__is_active=True)
 
 
-def creneaux() -> QuerySet[Creneau]:
-    return with_disponibilite(
-        Creneau.objects.select_related("medecin__cabinet").filter(actif=True)
-    )
+def creneaux(*, withdrawn: bool = False) -> QuerySet[Creneau]:
+    """Published slots; ``withdrawn=True`` includes withdrawn ones (a booking attempt on a
+    withdrawn slot is a conflict carrying the slot, not an unknown id)."""
+    qs = Creneau.objects.select_related("medecin__cabinet")
+    if not withdrawn:
+        qs = qs.filter(actif=True)
+    return with_disponibilite(qs)
 
 
 def rendezvous_visibles(user: User) -> QuerySet[RendezVous]:

@@ -8,6 +8,9 @@ from rest_framework import serializers
 
 from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous, User
 
+# Ids a client sends: within the database's BIGINT range, else a 400 on the field.
+MAX_ID = 2**63 - 1
+
 
 def local_iso(value, tzinfo) -> str:
     """ISO 8601 in the practice's zone, with its offset (stored UTC, shown local)."""
@@ -96,13 +99,13 @@ class CreneauSerializer(serializers.ModelSerializer):
 
 
 class CreneauCreateSerializer(serializers.Serializer):
-    medecin = serializers.IntegerField(required=False)
+    medecin = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     debut = serializers.DateTimeField()
     fin = serializers.DateTimeField()
 
 
 class CreneauSerieSerializer(serializers.Serializer):
-    medecin = serializers.IntegerField(required=False)
+    medecin = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     debut = serializers.DateTimeField()
     fin = serializers.DateTimeField()
     duree_minutes = serializers.IntegerField(min_value=5, max_value=720)
@@ -128,7 +131,7 @@ class RendezVousSerializer(serializers.ModelSerializer):
 
 
 class RendezVousCreateSerializer(serializers.Serializer):
-    creneau = serializers.IntegerField(min_value=1)
+    creneau = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     motif = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 

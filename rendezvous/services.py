@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from .models import (
     StatutRendezVous,
     User,
 )
+from .serializers import CreneauSerializer
 from .signals import creneau_conflict
 
 MAX_CRENEAU_DUREE = timedelta(hours=12)
@@ -36,7 +38,10 @@ def register_patient(
     if User.objects.filter(email__iexact=email).exists():
         raise Conflit("Un compte existe déjà avec cette adresse e-mail", code="email_exists")
     candidate = User(email=email, first_name=first_name, last_name=last_name)
-    validate_password(password, candidate)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:  # reported on the field, like the serializer's errors
+        raise ValidationError({"password": exc.messages}) from exc
     try:
         with transaction.atomic():
             return User.objects.create_user(
@@ -130,6 +135,10 @@ def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezV
     """Book a slot; the database decides who wins a race (partial unique index)."""
     if patient.role != Role.PATIENT:
         raise PermissionRefusee("Seul un patient peut prendre rendez-vous", code="role_interdit")
+    # A ``reserve`` annotation read before this call (selectors.creneaux) is stale from
+    # here on: without it the serializers ask the database, and the booking's own payloads
+    # (REST 201, rendezvous:created, creneau:unavailable, the 409) show the slot as taken.
+    vars(creneau).pop("reserve", None)
     if not creneau.actif:
         _conflict(creneau, patient)
     if creneau.debut <= timezone.now():
@@ -143,7 +152,8 @@ def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezV
 
 def _conflict(creneau: Creneau, patient: User) -> None:
     creneau_conflict.send(sender=Creneau, creneau=creneau, requester=patient)
-    raise CreneauIndisponible(details={"creneau": creneau})
+    # JSON-ready (the slot as the REST API shows it), whoever catches it: REST, sockets, commands.
+    raise CreneauIndisponible(details={"creneau": CreneauSerializer(creneau).data})
 
 
 def confirm_rendezvous(*, acteur: User, rdv: RendezVous) -> RendezVous:
