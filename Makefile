@@ -20,7 +20,10 @@ install: $(STAMP)
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 
-node: tests/node/node_modules/.package-lock.json
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+
+node: tests/node/node_modules/.package-lock.json tests/browser/node_modules/.package-lock.json
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -46,4 +49,4 @@ audit: install
 	$(BIN)/pip install --quiet pip-audit && $(BIN)/pip-audit -r requirements.txt
 
 clean:
-	rm -rf $(VENV) tests/node/node_modules db.sqlite3 db.sqlite3-*
+	rm -rf $(VENV) tests/node/node_modules tests/browser/node_modules db.sqlite3 db.sqlite3-*

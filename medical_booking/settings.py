@@ -77,6 +77,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "medical_booking.urls"
+# A missing slash gets a JSON 404, not an HTML redirect that would drop a POST body.
+APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -117,7 +119,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py >= 8 reads with a 5 s socket timeout by default, the same as
+                # channels_redis's 5 s BRPOP: an idle listener then fails every 5 s and
+                # resubscribes. Reads must outlast the BRPOP.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": 120,
                 "prefix": os.environ.get("CHANNEL_PREFIX", "medical_booking"),
@@ -149,6 +154,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "frontend"]  # the web front's assets, under /static/
 
 # Requests larger than this are refused with a JSON 400 before any view runs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from medical_booking import frontend
 from messagerie.api import ConversationViewSet
 from realtime.api import NotificationViewSet
 from rendezvous.api import (
@@ -37,8 +39,11 @@ api = [
 ]
 
 urlpatterns = [
+    path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("", frontend.index, name="frontend"),
+    path("login", frontend.index, name="frontend-login"),
 ]
 
 handler400 = "medical_booking.api.handler400"

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import socketio
 from asgiref.sync import sync_to_async
@@ -47,6 +48,31 @@ ERR_LAST_EVENT_ID = "lastEventId invalide"
 ERR_UNKNOWN_EVENT = ("Événement inconnu", "evenement_inconnu")
 
 
+# Names python-socketio dispatches to the lifecycle handlers: a client-sent event with one
+# of these names would otherwise run ``connect``/``disconnect`` again (dropping the socket's
+# state and its expiry timer while it stays connected in its rooms).
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+# What a reserved name is renamed to: no handler has it, so the catch-all answers.
+UNKNOWN_EVENT_NAME = "\x00reserved"
+
+
+class Server(socketio.AsyncServer):
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
+            data = [UNKNOWN_EVENT_NAME, data[0]]
+        return await super()._handle_event(eio_sid, namespace, id, data)
+
+
+def origin_allowed(origin: str | None, environ: dict) -> bool:
+    """Configured origins, plus the server's own (the web front it serves at ``/``)."""
+    if settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS:
+        return True
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
+
+
 @dataclass
 class SocketState:
     user_id: int
@@ -70,11 +96,10 @@ class SocketState:
 
 
 def create_server() -> socketio.AsyncServer:
-    origins = "*" if settings.CORS_ALLOW_ALL_ORIGINS else list(settings.CORS_ALLOWED_ORIGINS)
-    server = socketio.AsyncServer(
+    server = Server(
         async_mode="asgi",
         client_manager=ChannelLayerManager(),
-        cors_allowed_origins=origins,
+        cors_allowed_origins=origin_allowed,
         ping_interval=settings.SOCKETIO_PING_INTERVAL,
         ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
         max_http_buffer_size=settings.SOCKETIO_MAX_PAYLOAD,
@@ -202,6 +227,8 @@ def create_server() -> socketio.AsyncServer:
         state = sockets.get(sid)
         if state is not None and not state.allow():
             return ack("error", ERR_RATE[0], code=ERR_RATE[1])
+        if event == UNKNOWN_EVENT_NAME:
+            event = args[0] if args else None
         return ack("error", ERR_UNKNOWN_EVENT[0], code=ERR_UNKNOWN_EVENT[1],
                    event=event if isinstance(event, str) and len(event) <= 100 else None)
 

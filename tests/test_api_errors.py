@@ -86,6 +86,8 @@ def test_non_json_content_type_is_415(world):
 @pytest.mark.parametrize("path", [
     "/api/", "/api/nope/", "/api/rendezvous/1/nope/", "/api/creneaux/serie/x/", "/api/medecins/1/creneaux/",
     "/api/notifications/1/", "/api/auth/", "/api/auth/nope/",
+    # No trailing slash: a JSON 404, never an HTML redirect that would drop a POST body.
+    "/api/cabinets", "/api/rendezvous", "/api/auth/token",
 ])
 def test_unknown_api_urls_are_json_404(world, path):
     client = f.client_for(world.p1)
