@@ -30,7 +30,7 @@ def extract_token(environ: dict, auth: object) -> str | None:
         token = auth.get("token")
         if isinstance(token, str) and token.strip():
             return token.strip()
-        if token not in (None, ""):
+        if token is not None and not (isinstance(token, str) and not token.strip()):
             return "\x00invalid"  # present but not a string: refused as invalid
     header = environ.get("HTTP_AUTHORIZATION", "")
     if isinstance(header, str) and header.lower().startswith("bearer "):

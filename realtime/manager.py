@@ -100,9 +100,13 @@ class ChannelLayerManager(AsyncPubSubManager):
 
     async def _listen(self) -> AsyncIterator[dict]:
         retry = 1.0
+        channel = None
         while True:
             try:
-                channel = await self.layer.new_channel(prefix="socketio")
+                # Keep one channel across failures: what was sent to it meanwhile waits
+                # there (until the layer's expiry) instead of being lost with a new one.
+                if channel is None:
+                    channel = await self.layer.new_channel(prefix="socketio")
                 await self.layer.group_add(self.channel, channel)
                 refresher = asyncio.ensure_future(self._refresh_membership(channel))
                 retry = 1.0

@@ -13,6 +13,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import engineio.async_socket
+import engineio.exceptions
+import engineio.payload
 import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -71,6 +74,39 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
         return False
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
+
+
+# python-engineio clients (python-socketio's AsyncClient/Client) refuse a long-polling
+# response with more than ``Payload.max_decode_packets`` (16) packets and drop the
+# connection, while the stock server answers a poll with everything queued: over polling,
+# any burst of 17+ events disconnected them. Answer a poll with at most that many; the
+# rest goes in the next poll (the JS client polls again at once, so does python's).
+MAX_PACKETS_PER_POLL = engineio.payload.Payload.max_decode_packets
+
+
+async def _bounded_poll(self):
+    try:
+        packets = [await asyncio.wait_for(
+            self.queue.get(), self.server.ping_interval + self.server.ping_timeout)]
+        self.queue.task_done()
+    except (TimeoutError, asyncio.CancelledError):
+        raise engineio.exceptions.QueueEmpty() from None
+    if packets == [None]:
+        return []
+    while len(packets) < MAX_PACKETS_PER_POLL:
+        try:
+            pkt = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        self.queue.task_done()
+        if pkt is None:
+            self.queue.put_nowait(None)
+            break
+        packets.append(pkt)
+    return packets
+
+
+engineio.async_socket.AsyncSocket.poll = _bounded_poll
 
 
 @dataclass
