@@ -65,7 +65,7 @@ async def refusal(url: str, **kwargs) -> str | None:
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
-@pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"other": "x"}])
+@pytest.mark.parametrize("auth", [None, {}, {"token": ""}, {"token": "   "}, {"other": "x"}])
 async def test_no_token_is_refused_with_the_seed_message(live, auth, transport):
     client = Recorder("probe", [transport])
     try:
