@@ -264,7 +264,13 @@ async def test_notification_general_by_admin(party, target, recipients):
 
 async def test_notification_general_to_a_practice(party):
     await party.connect(*EVERYONE)
-    # bob has an active future booking in the practice; chloe never books anywhere.
+    # bob has an active future booking in the practice; chloe has none (other test files
+    # share this server and may have booked as chloe: cancel those first).
+    status, mine_ = party.api("chloe", "GET", "rendezvous/?page_size=200")
+    assert status == 200
+    for rdv in mine_["results"]:
+        if rdv["statut"] != "ANNULE":
+            assert party.api("chloe", "POST", f"rendezvous/{rdv['id']}/cancel/", {})[0] == 200
     slot = party.publish("bernard")
     party.book("bob", slot["id"])
     status, me = party.api("secretariat", "GET", "me/")
