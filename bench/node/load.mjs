@@ -1,0 +1,260 @@
+// Load generator: the official socket.io-client v4, websocket transport, over loopback.
+//
+//   node load.mjs CONFIG.json
+//
+// Modes (config.mode):
+//   fanout   connect N sockets, POST M broadcasts, time every notification:general delivery
+//   booking  connect N sockets, POST one booking every `intervalMs`, time rendezvous:created
+//            at the patient and rendezvous:new at the doctor
+//   held     connect N sockets, report "ready", hold them `holdSeconds`, report drops
+//
+// Output: JSON lines on stdout ({"event": "ready"|"result"|"progress", ...}); the Python
+// driver prints the tables. Every loop is bounded in count and in time.
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { io } from "socket.io-client";
+
+const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+const hardDeadline = Date.now() + (cfg.hardTimeoutSeconds ?? 900) * 1000;
+setTimeout(() => {
+  emit({ event: "error", error: "hard timeout" });
+  process.exit(3);
+}, (cfg.hardTimeoutSeconds ?? 900) * 1000).unref();
+
+function pct(sorted, p) {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+function summary(values) {
+  const s = Float64Array.from(values).sort();
+  return {
+    n: s.length,
+    p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99),
+    max: s.length ? s[s.length - 1] : null,
+    mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : null,
+  };
+}
+
+// ---- connecting ---------------------------------------------------------------------
+const sockets = [];
+let connectErrors = 0;
+let disconnects = 0;
+const connectErrorMessages = {};
+const eventCounts = {}; // every event received, by name (config.countEvents)
+
+function openSocket(i, onEvent) {
+  const urls = cfg.urls;
+  const url = urls[i % urls.length];
+  const token = cfg.tokens ? cfg.tokens[i % cfg.tokens.length] : undefined;
+  const k = cfg.sourceAddresses ?? 1;
+  const opts = {
+    transports: ["websocket"],
+    forceNew: true,
+    reconnection: false,
+    timeout: cfg.connectTimeoutMs ?? 60000,
+    auth: token ? { token } : {},
+  };
+  if (k > 1) opts.localAddress = `127.0.0.${2 + (i % k)}`;
+  return new Promise((resolve) => {
+    const s = io(url, opts);
+    for (const [name, fn] of Object.entries(onEvent(i))) s.on(name, fn);
+    if (cfg.countEvents) s.onAny((name) => { eventCounts[name] = (eventCounts[name] || 0) + 1; });
+    s.once("connect", () => {
+      s.on("disconnect", () => { disconnects += 1; });
+      resolve(s);
+    });
+    s.once("connect_error", (err) => {
+      connectErrors += 1;
+      const m = String(err && err.message);
+      connectErrorMessages[m] = (connectErrorMessages[m] || 0) + 1;
+      s.close();
+      resolve(null);
+    });
+  });
+}
+
+async function connectAll(n, onEvent) {
+  const t0 = now();
+  const concurrency = cfg.connectConcurrency ?? 100;
+  let next = 0;
+  let lastReport = t0;
+  async function worker() {
+    while (next < n && Date.now() < hardDeadline) {
+      const i = next++;
+      sockets[i] = await openSocket(i, onEvent);
+      if (now() - lastReport > 5000) {
+        lastReport = now();
+        emit({ event: "progress", connected: sockets.filter(Boolean).length, of: n });
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return (now() - t0) / 1000;
+}
+
+function closeAll() {
+  for (const s of sockets) if (s) s.close();
+}
+
+async function post(url, token, body) {
+  const t = now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, ms: now() - t, text };
+}
+
+// ---- fanout -------------------------------------------------------------------------
+async function fanout() {
+  const n = cfg.sockets;
+  const m = cfg.broadcasts;
+  const tag = `bench-${process.pid}-${Date.now()}`;
+  const sent = new Float64Array(m).fill(NaN);
+  const counts = new Uint16Array(n * m);
+  const latencies = [];
+  let delivered = 0, duplicates = 0, foreign = 0, lastDelivery = 0;
+  let wrongShape = 0;
+  const onEvent = (i) => ({
+    "notification:general": (payload) => {
+      const t = now();
+      const msg = payload && payload.message;
+      const match = typeof msg === "string" && msg.startsWith(tag + " #") ? Number(msg.slice(tag.length + 2)) : -1;
+      if (!(match >= 0 && match < m)) { foreign += 1; return; }
+      if (!(payload.type && "data" in payload && "eventId" in payload && "emittedAt" in payload)) wrongShape += 1;
+      const c = counts[i * m + match]++;
+      if (c > 0) { duplicates += 1; return; }
+      delivered += 1;
+      lastDelivery = t;
+      latencies.push(t - sent[match]);
+    },
+  });
+  const connectSeconds = await connectAll(n, onEvent);
+  const connected = sockets.filter(Boolean).length;
+  emit({ event: "ready", connected, connectSeconds });
+  await sleep(cfg.settleMs ?? 1000);
+
+  const posts = [];
+  const cpu0 = process.cpuUsage();
+  const targets = cfg.broadcastUrls;
+  const t0 = now();
+  const interval = cfg.intervalMs ?? 0;
+  for (let k = 0; k < m && Date.now() < hardDeadline; k++) {
+    if (interval > 0) {
+      const wait = t0 + k * interval - now();
+      if (wait > 0) await sleep(wait);
+    }
+    sent[k] = now();
+    const body = { ...cfg.broadcastBody, message: `${tag} #${k}` };
+    const p = post(targets[k % targets.length], cfg.adminToken, body);
+    if (interval > 0) posts.push(p); else posts.push(await p);
+  }
+  const responses = await Promise.all(posts);
+  const lastPost = now();
+  const expected = connected * m;
+  const deadline = lastPost + (cfg.deliveryTimeoutMs ?? 60000);
+  while (delivered < expected && now() < deadline) await sleep(5);
+  await sleep(cfg.tailMs ?? 300); // catch late duplicates
+  const elapsed = (lastDelivery - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const bad = responses.filter((r) => r.status >= 300);
+  emit({
+    event: "result", mode: "fanout", sockets: n, connected, broadcasts: m, connectSeconds,
+    expected, delivered, lost: expected - delivered, duplicates, foreign, wrongShape,
+    seconds: elapsed, deliveriesPerSecond: delivered / elapsed,
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+    latencyMs: summary(latencies),
+    postMs: summary(responses.map((r) => r.ms)),
+    postErrors: bad.length, postErrorSample: bad.length ? bad[0].text.slice(0, 300) : null,
+    connectErrors, connectErrorMessages, disconnects,
+  });
+}
+
+// ---- booking ------------------------------------------------------------------------
+async function booking() {
+  const n = cfg.sockets; // socket i uses tokens[i]; doctors are cfg.doctorSockets
+  const b = cfg.bookings.length; // [{patientIndex, creneau}]
+  const sent = new Map(); // creneau id -> t
+  const created = new Map(), fresh = new Map();
+  let dupCreated = 0, dupNew = 0;
+  const creneauOf = (p) => {
+    const c = p && p.data && p.data.creneau;
+    return typeof c === "object" && c ? c.id : c;
+  };
+  const doctors = new Set(cfg.doctorSockets);
+  const onEvent = (i) => doctors.has(i) ? {
+    "rendezvous:new": (p) => {
+      const t = now(), c = creneauOf(p);
+      if (!sent.has(c)) return;
+      if (fresh.has(c)) dupNew += 1; else fresh.set(c, t - sent.get(c));
+    },
+  } : {
+    "rendezvous:created": (p) => {
+      const t = now(), c = creneauOf(p);
+      if (!sent.has(c)) return;
+      if (created.has(c)) dupCreated += 1; else created.set(c, t - sent.get(c));
+    },
+  };
+  const connectSeconds = await connectAll(n, onEvent);
+  const connected = sockets.filter(Boolean).length;
+  emit({ event: "ready", connected, connectSeconds });
+  await sleep(cfg.settleMs ?? 1000);
+
+  const t0 = now();
+  const posts = [];
+  for (let k = 0; k < b && Date.now() < hardDeadline; k++) {
+    const wait = t0 + k * cfg.intervalMs - now();
+    if (wait > 0) await sleep(wait);
+    const { patientIndex, creneau } = cfg.bookings[k];
+    sent.set(creneau, now());
+    posts.push(post(cfg.bookingUrl, cfg.tokens[patientIndex], { creneau, motif: "bench" }));
+  }
+  const responses = await Promise.all(posts);
+  const deadline = now() + (cfg.deliveryTimeoutMs ?? 30000);
+  while ((created.size < b || fresh.size < b) && now() < deadline) await sleep(5);
+  await sleep(300);
+  const bad = responses.filter((r) => r.status !== 201);
+  emit({
+    event: "result", mode: "booking", sockets: n, connected, connectSeconds, bookings: b,
+    created: summary([...created.values()]), new: summary([...fresh.values()]),
+    missingCreated: b - created.size, missingNew: b - fresh.size, dupCreated, dupNew, eventCounts,
+    postMs: summary(responses.map((r) => r.ms)),
+    postErrors: bad.length, postErrorSample: bad.length ? `${bad[0].status} ${bad[0].text.slice(0, 300)}` : null,
+    connectErrors, connectErrorMessages, disconnects,
+  });
+}
+
+// ---- held ---------------------------------------------------------------------------
+async function held() {
+  const n = cfg.sockets;
+  const first = cfg.offset ?? 0;
+  const connectSeconds = await connectAll(n, () => ({}));
+  const connected = sockets.filter(Boolean).length;
+  emit({ event: "ready", connected, connectSeconds, connectErrors, connectErrorMessages });
+  // Hold until holdSeconds pass or the driver sends SIGUSR2 (it has measured).
+  let release = false;
+  process.on("SIGUSR2", () => { release = true; });
+  const until = Date.now() + cfg.holdSeconds * 1000;
+  while (!release && Date.now() < until && Date.now() < hardDeadline) await sleep(250);
+  const alive = sockets.filter((s) => s && s.connected).length;
+  emit({ event: "result", mode: "held", sockets: n, first, connected, alive, disconnects, connectSeconds, connectErrors });
+}
+
+const modes = { fanout, booking, held };
+try {
+  await modes[cfg.mode]();
+} catch (err) {
+  emit({ event: "error", error: String(err && err.stack || err) });
+  closeAll();
+  process.exit(2);
+}
+closeAll();
+await sleep(200);
+process.exit(0);
