@@ -80,7 +80,10 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
         return [
             Emission(RENDEZVOUS_CREATED, patient, data),
             Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data),
-            Emission(CRENEAU_UNAVAILABLE, [r.role_room(Role.PATIENT)], CreneauSerializer(rdv.creneau).data),
+            # Only to the screens showing this agenda: a role-wide fan-out per booking
+            # would cost every patient online a delivery (see bench/README.md).
+            Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)],
+                     CreneauSerializer(rdv.creneau).data),
         ]
     if rdv.statut == rdv._statut_initial:
         return []
@@ -103,19 +106,23 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
         creneau = rdv.creneau
         slot = CreneauSerializer(creneau).data
         if slot["disponible"]:
-            emissions.append(Emission(CRENEAU_AVAILABLE, [r.role_room(Role.PATIENT)], slot,
+            emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), slot,
                                       message="Un créneau s'est libéré"))
         return emissions
     return []
 
 
+def _slot_rooms(creneau: Creneau) -> list[str]:
+    """Every patient (SPEC), and the screens showing this doctor's agenda."""
+    return [r.role_room(Role.PATIENT), r.creneaux_room(creneau.medecin_id)]
+
+
 def creneau_events(creneau: Creneau, *, created: bool) -> list[Emission]:
-    patients = [r.role_room(Role.PATIENT)]
     if created and creneau.actif:
-        return [Emission(CRENEAU_AVAILABLE, patients, CreneauSerializer(creneau).data)]
+        return [Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), CreneauSerializer(creneau).data)]
     if not created and not creneau.actif:
-        return [Emission(CRENEAU_UNAVAILABLE, patients, CreneauSerializer(creneau).data,
-                         message="Ce créneau a été retiré")]
+        return [Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(creneau.medecin_id)],
+                         CreneauSerializer(creneau).data, message="Ce créneau a été retiré")]
     return []
 
 

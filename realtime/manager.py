@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.layers import DEFAULT_CHANNEL_LAYER, InMemoryChannelLayer, get_channel_layer
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,36 @@ class ChannelLayerManager(AsyncPubSubManager):
     async def _handle_emit(self, message: dict) -> None:
         if self.guards:
             message = self._guard(message)
-        await super()._handle_emit(message)
+        if message.get("callback") or message.get("binary") or self.server is None:
+            await super()._handle_emit(message)
+            return
+        self.deliver(
+            message.get("namespace") or "/", message.get("room"), message.get("skip_sid"),
+            [message["event"], *message["data"]],
+        )
+
+    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> None:
+        """Queue one encoded frame on every addressed socket, in one pass.
+
+        python-socketio's ``AsyncManager.emit`` already encodes once, but then creates an
+        asyncio Task per recipient just to put that frame on the socket's queue; with
+        1,000 recipients that was the largest share of the fan-out cost. Putting the
+        shared packet on each engine.io socket's (unbounded) queue directly does the same
+        work, in the same order per socket, without a task per recipient.
+        """
+        if namespace not in self.rooms:
+            return
+        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=packet_data)
+        frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
+        frame.encode()  # engine.io caches the encoded string on the packet: once per event
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        sockets = self.server.eio.sockets
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is not None and not socket.closed:
+                socket.queue.put_nowait(frame)
 
     def _guard(self, message: dict) -> dict:
         """Hold back live events from replaying sockets; drop those already replayed."""

@@ -29,6 +29,11 @@ def cabinet_room(cabinet_id: int) -> str:
     return f"cabinet:{cabinet_id}"
 
 
+def creneaux_room(medecin_id: int) -> str:
+    """Slot changes of one doctor, for screens showing that agenda (joined on demand)."""
+    return f"creneaux:{medecin_id}"
+
+
 def conversation_room(conversation_id: int) -> str:
     return f"conversation:{conversation_id}"
 

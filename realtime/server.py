@@ -13,15 +13,13 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import engineio.async_socket
-import engineio.exceptions
-import engineio.payload
 import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from messagerie.selectors import may_join_conversation
 
+from . import transport
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
@@ -32,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ROOM_LENGTH = 100
 CONVERSATION_ROOM = re.compile(r"^conversation:([1-9][0-9]{0,17})$")
+# Slot changes of one doctor: public slot data, any authenticated user may follow them.
+CRENEAUX_ROOM = re.compile(r"^creneaux:[1-9][0-9]{0,17}$")
 
 
 def ack(type_: str, message: str, code: str | None = None, **data) -> dict:
@@ -76,37 +76,7 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
 
 
-# python-engineio clients (python-socketio's AsyncClient/Client) refuse a long-polling
-# response with more than ``Payload.max_decode_packets`` (16) packets and drop the
-# connection, while the stock server answers a poll with everything queued: over polling,
-# any burst of 17+ events disconnected them. Answer a poll with at most that many; the
-# rest goes in the next poll (the JS client polls again at once, so does python's).
-MAX_PACKETS_PER_POLL = engineio.payload.Payload.max_decode_packets
-
-
-async def _bounded_poll(self):
-    try:
-        packets = [await asyncio.wait_for(
-            self.queue.get(), self.server.ping_interval + self.server.ping_timeout)]
-        self.queue.task_done()
-    except (TimeoutError, asyncio.CancelledError):
-        raise engineio.exceptions.QueueEmpty() from None
-    if packets == [None]:
-        return []
-    while len(packets) < MAX_PACKETS_PER_POLL:
-        try:
-            pkt = self.queue.get_nowait()
-        except asyncio.QueueEmpty:
-            break
-        self.queue.task_done()
-        if pkt is None:
-            self.queue.put_nowait(None)
-            break
-        packets.append(pkt)
-    return packets
-
-
-engineio.async_socket.AsyncSocket.poll = _bounded_poll
+transport.install()
 
 
 @dataclass
@@ -185,15 +155,14 @@ def create_server() -> socketio.AsyncServer:
         try:
             missed = await sync_to_async(events_since)(rooms, last_event_id)
             for name, payload in missed:
-                await manager.emit(name, payload, namespace="/", room=sid, ignore_queue=True)
+                manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
             while guard.buffer:  # live events that arrived meanwhile, minus duplicates
                 message = guard.buffer.pop(0)
                 event_id = event_id_of(message)
                 if event_id is not None and event_id in guard.delivered:
                     continue
-                await manager.emit(message["event"], message["data"][0], namespace="/",
-                                   room=sid, ignore_queue=True)
+                manager.deliver("/", sid, None, [message["event"], *message["data"]])
                 if event_id is not None:
                     guard.delivered.add(event_id)
         finally:
@@ -229,10 +198,15 @@ def create_server() -> socketio.AsyncServer:
         if room in state.auto or room in state.joined:
             return ack("success", "Room rejointe", room=room)
         match = CONVERSATION_ROOM.match(room)
-        if match is None:
+        public = CRENEAUX_ROOM.match(room) is not None
+        if match is None and not public:
             return ack("error", ERR_ROOM_FORBIDDEN[0], code=ERR_ROOM_FORBIDDEN[1], room=room)
         if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
             return ack("error", ERR_TOO_MANY_ROOMS[0], code=ERR_TOO_MANY_ROOMS[1], room=room)
+        if public:
+            await server.enter_room(sid, room)
+            state.joined.add(room)
+            return ack("success", "Room rejointe", room=room)
         user = await sync_to_async(_user)(state.user_id)
         allowed = user is not None and await sync_to_async(may_join_conversation)(
             user, int(match.group(1))

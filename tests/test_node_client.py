@@ -402,6 +402,10 @@ def test_booking_events_reach_exactly_their_rooms(node_clients, actors, transpor
         assert_envelope(available, type_="info")
         assert available["data"] == slot
 
+    # Both patients follow this doctor's slots, as a booking grid does.
+    for c in (c_alice, c_bob):
+        assert c.emit("join-room", f"creneaux:{slot['medecin']}")["type"] == "success"
+
     # Alice books through REST.
     rdv = book(alice, slot, "Douleur au genou")
 
@@ -413,8 +417,8 @@ def test_booking_events_reach_exactly_their_rooms(node_clients, actors, transpor
     assert_envelope(new)
     assert new["data"] == rdv
 
-    # Barrier: the booking's role-wide event (committed with it, emitted after the
-    # personal ones) has reached both patients, so anything else it sent has too.
+    # Barrier: the booking's slot event (committed with it, emitted after the personal
+    # ones) has reached both followers, so anything else it sent has too.
     for c in (c_alice, c_bob):
         c.wait_event("creneau:unavailable", lambda p: p["data"]["id"] == slot["id"])
     slot_barrier(bernard, c_alice, c_bob)
@@ -453,6 +457,7 @@ def test_a_booked_slot_is_reported_unavailable_in_events(node_clients, actors):
     c_alice = node_clients("alice", token=alice.access, transports=["websocket"])
     c_bob = node_clients("bob", token=bob.access, transports=["websocket"])
     slot = publish_slot(bernard)
+    assert c_bob.emit("join-room", f"creneaux:{slot['medecin']}")["type"] == "success"
     rdv = book(alice, slot)
     created = c_alice.wait_event("rendezvous:created", lambda p: p["data"]["id"] == rdv["id"])
     gone = c_bob.wait_event("creneau:unavailable", lambda p: p["data"]["id"] == slot["id"])

@@ -303,16 +303,34 @@ async def test_practice_admin_may_not_broadcast_beyond_the_practice(party):
     assert not party.clients["bob"].matching("notification:general", lambda p: p["message"] == "à tous")
 
 
-async def test_withdrawn_slot_is_not_personal_data(party):
-    """Withdrawing a slot tells patients it is gone; staff sockets hear nothing."""
+async def test_withdrawn_or_booked_slot_reaches_its_followers_only(party):
+    """``creneau:unavailable`` goes to the sockets following that doctor's slots
+    (``creneaux:{medecin}``, joined by booking grids and agendas), as slot data only;
+    not role-wide: one booking must not cost a delivery per patient online."""
     await party.connect(*EVERYONE)
     slot = party.publish("martin")
+    followers = ["alice", "secretariat"]
+    for who in followers:
+        ack = await party.clients[who].call("join-room", f"creneaux:{slot['medecin']}")
+        assert ack == {"type": "success", "message": "Room rejointe",
+                       "data": {"room": f"creneaux:{slot['medecin']}"}}
     status, _ = party.api("martin", "DELETE", f"creneaux/{slot['id']}/")
     assert status == 204
-    for who in PATIENTS:
+    booked = party.publish("martin")
+    party.book("bob", booked["id"])
+    for who in followers:
         await party.clients[who].wait_for("creneau:unavailable", by_id(slot["id"]))
+        await party.clients[who].wait_for("creneau:unavailable", by_id(booked["id"]))
     await party.barrier()
-    assert_only(party, "creneau:unavailable", by_id(slot["id"]), dict.fromkeys(PATIENTS, 1))
-    for who in PATIENTS:
+    for target in (slot, booked):
+        assert_only(party, "creneau:unavailable", by_id(target["id"]), dict.fromkeys(followers, 1))
+    for who in followers:
         (p,) = party.clients[who].matching("creneau:unavailable", by_id(slot["id"]))
         assert set(p["data"]) == SLOT_KEYS and p["data"]["actif"] is False
+        assert p["message"] == "Ce créneau a été retiré"
+        (p,) = party.clients[who].matching("creneau:unavailable", by_id(booked["id"]))
+        assert set(p["data"]) == SLOT_KEYS and p["data"]["disponible"] is False
+        assert p["message"] == "Ce créneau a été réservé ou retiré"
+    # A published slot also reaches followers who are not patients (the agenda).
+    fresh = party.publish("martin")
+    await party.clients["secretariat"].wait_for("creneau:available", by_id(fresh["id"]))

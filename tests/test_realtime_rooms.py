@@ -124,7 +124,8 @@ async def test_bad_room_requests_get_error_acks_and_the_socket_stays(party):
                "x" * 50_000]
     forbidden = ["role:MEDECIN", "role:SUPERADMIN", "role:ADMINCABINET", f"user:{ids['alice']}",
                  f"patient:{ids['alice']}", f"medecin:{ids['martin']}", "cabinet:1", "conversation:abc",
-                 "conversation:0", "conversation:-1", "conversation:1 ", "unknown", "room:lobby",
+                 "conversation:0", "creneaux:0", "creneaux:x", "creneaux:1 ", "conversation:-1",
+                 "conversation:1 ", "unknown", "room:lobby",
                  "CONVERSATION:1", "conversation:" + "9" * 30, "é" * 50, "\x00"]
     for event in ("join-room", "leave-room"):
         for room in invalid:

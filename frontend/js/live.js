@@ -53,7 +53,8 @@ export function connect({ authRequired, onStatus }) {
   socket.on('connect', () => {
     invalidInARow = 0;
     status('on');
-    // Rooms joined by hand (conversations) are per socket: views re-join them here.
+    // Rooms joined by hand are per socket: followed rooms are re-joined on every connect.
+    for (const room of followed) joinRoom(room);
     for (const fn of listeners.get(':connect') || []) fn();
   });
 
@@ -116,6 +117,7 @@ export function disconnect() {
   lastEventId = null;
   seen.clear();
   listeners.clear();
+  followed.clear();
 }
 
 export const connected = () => Boolean(socket && socket.connected);
@@ -131,3 +133,15 @@ function emitWithAck(event, room) {
 
 export const joinRoom = (room) => emitWithAck('join-room', room);
 export const leaveRoom = (room) => emitWithAck('leave-room', room);
+
+// Rooms a view wants while it is shown (e.g. `creneaux:{medecin}` for a slot grid):
+// joined now and after every reconnection; the returned function leaves it.
+const followed = new Set();
+export function follow(room) {
+  followed.add(room);
+  if (socket && socket.connected) joinRoom(room);
+  return () => {
+    if (!followed.delete(room)) return;
+    if (socket && socket.connected) leaveRoom(room);
+  };
+}

@@ -58,7 +58,7 @@ export function mount(view, ctx, params) {
       h('button', { type: 'button', class: 'btn btn-ghost', id: 'agenda-next', text: '▶', 'aria-label': 'Suivant', onclick: () => { state.day = addDays(state.day, step); load(); } }),
       h('button', { type: 'button', class: 'btn btn-ghost', id: 'agenda-today', text: "Aujourd'hui", onclick: () => { state.day = today(); load(); } }),
       dateInput,
-      medecinPicker(state.medecins, state.medecinId, (id) => { state.medecinId = id; load(); }));
+      medecinPicker(state.medecins, state.medecinId, (id) => { state.medecinId = id; followSlots(); load(); }));
   }
 
   async function load() {
@@ -216,7 +216,23 @@ export function mount(view, ctx, params) {
     if (!rdv || !rdv.creneau || (rdv.medecin && rdv.medecin.id !== state.medecinId)) return;
     upsert(rdv);
   };
+  // Slots published or withdrawn by someone else (a secretary, the doctor elsewhere).
+  let unfollow = () => {};
+  function followSlots() {
+    unfollow();
+    unfollow = state.medecinId ? live.follow(`creneaux:${state.medecinId}`) : () => {};
+  }
+  const onSlot = (payload) => {
+    const slot = payload.data;
+    if (!slot || slot.medecin !== state.medecinId) return;
+    if (slot.actif) state.slots.set(slot.id, slot);
+    else if (![...state.rdvs.values()].some((r) => r.creneau && r.creneau.id === slot.id
+      && r.statut !== 'ANNULE')) state.slots.delete(slot.id);
+    render();
+  };
   const unsubscribe = [
+    live.on('creneau:available', onSlot),
+    live.on('creneau:unavailable', onSlot),
     live.on('rendezvous:new', onRdv),
     live.on('rendezvous:confirmed', onRdv),
     live.on('rendezvous:cancelled', onRdv),
@@ -231,8 +247,9 @@ export function mount(view, ctx, params) {
       clear(body, h('p', { class: 'muted', text: 'Aucun médecin à afficher.' }));
       return;
     }
+    followSlots();
     load();
   }).catch((error) => toast(errorMessage(error), 'error'));
 
-  return () => unsubscribe.forEach((off) => off());
+  return () => { unfollow(); unsubscribe.forEach((off) => off()); };
 }

@@ -76,8 +76,12 @@ export function mount(view, ctx, params) {
       : h('p', { class: 'muted', text: 'Aucun médecin ne correspond à la recherche.' }));
   }
 
+  let unfollow = () => {};
   function select(medecin) {
     state.medecin = medecin;
+    unfollow();
+    // Slot changes of this doctor (a slot booked or withdrawn disappears at once).
+    unfollow = medecin ? live.follow(`creneaux:${medecin.id}`) : () => {};
     closePanel();
     renderDoctors();
     loadSlots();
@@ -252,5 +256,5 @@ export function mount(view, ctx, params) {
   }).catch(() => {});
   search();
 
-  return () => unsubscribe.forEach((off) => off());
+  return () => { unfollow(); unsubscribe.forEach((off) => off()); };
 }
