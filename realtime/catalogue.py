@@ -13,7 +13,7 @@ from typing import Any
 
 from rendezvous.models import Creneau, RendezVous, Role, StatutRendezVous, User
 from rendezvous.selectors import admins_du_cabinet
-from rendezvous.serializers import CreneauSerializer, RendezVousSerializer
+from rendezvous.serializers import CreneauSerializer, rendezvous_data
 
 from . import rooms as r
 
@@ -74,7 +74,7 @@ def _staff_rooms(rdv: RendezVous) -> list[str]:
 
 
 def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
-    data = RendezVousSerializer(rdv).data
+    data = rendezvous_data(rdv)
     patient = [r.patient_room(rdv.patient_id)]
     if created:
         return [
@@ -82,8 +82,7 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
             Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data),
             # Only to the screens showing this agenda: a role-wide fan-out per booking
             # would cost every patient online a delivery (see bench/README.md).
-            Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)],
-                     CreneauSerializer(rdv.creneau).data),
+            Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)], data["creneau"]),
         ]
     if rdv.statut == rdv._statut_initial:
         return []
@@ -163,5 +162,5 @@ def reminder_events(rdv: RendezVous, offset_minutes: int) -> list[Emission]:
         f"Rappel : rendez-vous le {debut:%d/%m/%Y} à {debut:%H:%M} "
         f"avec Dr {medecin.last_name}"
     )
-    data = dict(RendezVousSerializer(rdv).data, rappel_minutes=offset_minutes)
+    data = dict(rendezvous_data(rdv), rappel_minutes=offset_minutes)
     return [Emission(RAPPEL_REMINDER, [r.patient_room(rdv.patient_id)], data, message=message)]

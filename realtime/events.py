@@ -52,27 +52,29 @@ def _hold_event_order_lock() -> None:
 
 
 def send_event(emission: Emission) -> Event:
-    # Joins the caller's transaction (no savepoint per event), or makes one of its own.
-    with transaction.atomic(savepoint=False):
-        return _write_event(emission)
-
-
-def _write_event(emission: Emission) -> Event:
-    _hold_event_order_lock()
-    event = Event.objects.create(
-        name=emission.kind.name,
-        type=emission.type,
-        message=emission.message,
-        data=to_json_data(emission.data),
-        notify=emission.kind.notify,
-        to_everyone=emission.rooms is None,
-    )
-    rooms = list(dict.fromkeys(emission.rooms or []))
-    if rooms:
-        EventRoom.objects.bulk_create([EventRoom(event=event, room=room) for room in rooms])
-    transaction.on_commit(partial(bus.publish, event.name, payload_of(event), rooms or None))
-    return event
+    return send_events([emission])[0]
 
 
 def send_events(emissions: list[Emission]) -> list[Event]:
-    return [send_event(e) for e in emissions]
+    """Write the emissions of one domain fact together (two INSERTs, however many events)
+    and publish each, in order, once the transaction commits."""
+    if not emissions:
+        return []
+    # Joins the caller's transaction (no savepoint), or makes one of its own.
+    with transaction.atomic(savepoint=False):
+        _hold_event_order_lock()
+        events = Event.objects.bulk_create([
+            Event(
+                name=e.kind.name, type=e.type, message=e.message, data=to_json_data(e.data),
+                notify=e.kind.notify, to_everyone=e.rooms is None,
+            )
+            for e in emissions
+        ])
+        addressed = [list(dict.fromkeys(e.rooms or [])) for e in emissions]
+        EventRoom.objects.bulk_create([
+            EventRoom(event=event, room=room)
+            for event, rooms in zip(events, addressed, strict=True) for room in rooms
+        ])
+        for event, rooms in zip(events, addressed, strict=True):
+            transaction.on_commit(partial(bus.publish, event.name, payload_of(event), rooms or None))
+    return events

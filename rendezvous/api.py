@@ -33,6 +33,7 @@ from .serializers import (
     RegisterSerializer,
     RendezVousCreateSerializer,
     RendezVousSerializer,
+    rendezvous_data,
 )
 
 
@@ -225,21 +226,24 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def create(self, request):
         data = valid(RendezVousCreateSerializer, request.data)
         # A withdrawn slot is a 409 carrying the slot (it was offered, it is gone), not a 404.
-        creneau = get_object_or_404(selectors.creneaux(withdrawn=True), pk=data["creneau"])
+        # No availability annotation: booking decides it (and sets it on the slot).
+        creneau = get_object_or_404(
+            Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
+        )
         # A lost race raises CreneauIndisponible: 409 with the slot's REST data in details.
         rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
-        return Response(RendezVousSerializer(rdv).data, status=status.HTTP_201_CREATED)
+        return Response(rendezvous_data(rdv), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=RendezVousSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         rdv = services.confirm_rendezvous(acteur=request.user, rdv=self.get_object())
-        return Response(RendezVousSerializer(rdv).data)
+        return Response(rendezvous_data(rdv))
 
     @extend_schema(request=AnnulationSerializer, responses=RendezVousSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = valid(AnnulationSerializer, request.data)
         rdv = services.cancel_rendezvous(acteur=request.user, rdv=self.get_object(), motif=data["motif"])
-        return Response(RendezVousSerializer(rdv).data)
+        return Response(rendezvous_data(rdv))
 

@@ -137,3 +137,18 @@ class RendezVousCreateSerializer(serializers.Serializer):
 
 class AnnulationSerializer(serializers.Serializer):
     motif = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def rendezvous_data(rdv: RendezVous) -> dict:
+    """The booking as the REST API shows it, serialised once per saved state.
+
+    The ``post_save`` receiver builds the event payloads inside the transaction; the view
+    answering the same request returns that very JSON instead of serialising again
+    (DRF serialisation was half the CPU of a booking request).
+    """
+    key = (rdv.statut, rdv.updated_at)
+    cached = rdv.__dict__.get("_rest_data")
+    if cached is None or cached[0] != key:
+        cached = (key, RendezVousSerializer(rdv).data)
+        rdv.__dict__["_rest_data"] = cached
+    return cached[1]
