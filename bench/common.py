@@ -137,6 +137,21 @@ BASE_ENV = {
 }
 
 
+# Variants of the "project" server (embedded mode) with realtime/daphne_tuning.py's
+# patches switched off, to measure them back to back in one run: --servers
+# project,project-noeager,project-untuned,...
+PROJECT_VARIANTS = {
+    "project": {},
+    "project-noeager": {"DAPHNE_EAGER_WRITES": "0"},
+    "project-untuned": {"DAPHNE_EAGER_WRITES": "0", "DAPHNE_FAST_WS_SEND": "0",
+                        "DAPHNE_LEAN_APP_CHECKER": "0"},
+}
+VARIANT_LABELS = {
+    "project-noeager": "this project, DAPHNE_EAGER_WRITES=0",
+    "project-untuned": "this project, DAPHNE_* tuning off",
+}
+
+
 def manage(env: dict, *args: str, timeout: float = 600) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, env={**os.environ, **env}, check=True,
                    timeout=timeout, stdout=subprocess.DEVNULL)

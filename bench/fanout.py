@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/fanout.py [--sockets 1000] [--broadcasts 20] [--interval-ms 0]
                                      [--servers project,pysio,node] [--redis] [--repeat 1]
+    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off)
 
 Servers, same rooms and payload, one after the other in the same run:
   project  this project on daphne, embedded mode (SQLite + in-memory layer); the admin
@@ -32,10 +33,11 @@ def run_one(kind: str, args, data_by_mode: dict) -> dict:
         "sourceAddresses": args.source_addresses, "deliveryTimeoutMs": 120_000,
         "hardTimeoutSeconds": 900,
     }
-    if kind in ("project", "redis"):
-        mode = "embedded" if kind == "project" else "redis"
+    if kind in c.PROJECT_VARIANTS or kind == "redis":
+        mode = "redis" if kind == "redis" else "embedded"
         data = data_by_mode[mode]
-        proc, port = c.start_daphne(data["env"], name=f"daphne-{kind}")
+        proc, port = c.start_daphne({**data["env"], **c.PROJECT_VARIANTS.get(kind, {})},
+                                    name=f"daphne-{kind}")
         c.warm_project(port, data["tokens"]["admin"])
         cfg.update(
             urls=[f"http://127.0.0.1:{port}"],
@@ -83,7 +85,7 @@ def main() -> None:
 
     data_by_mode = {}
     for kind in servers:
-        mode = {"project": "embedded", "redis": "redis"}.get(kind)
+        mode = "embedded" if kind in c.PROJECT_VARIANTS else {"redis": "redis"}.get(kind)
         if mode and mode not in data_by_mode:
             env = c.project_env(mode)
             data_by_mode[mode] = {"env": env, "tokens": c.prepare(env, args.sockets)}
@@ -99,7 +101,7 @@ def main() -> None:
         return runs[len(runs) // 2]
 
     label = {"project": "this project (daphne, embedded)", "redis": "this project (daphne, Redis+PG)",
-             "pysio": "python-socketio + uvicorn", "node": "Node socket.io 4"}
+             "pysio": "python-socketio + uvicorn", "node": "Node socket.io 4", **c.VARIANT_LABELS}
     base = best("pysio")["deliveriesPerSecond"] if "pysio" in results else None
     rows = []
     for kind in servers:
@@ -122,7 +124,7 @@ def main() -> None:
     if "project" in results:
         # Ratios are taken within each repetition (servers measured back to back), then
         # the median over repetitions: a busy machine slows a whole repetition together.
-        for kind in ("pysio", "node", "redis"):
+        for kind in ("pysio", "node", "redis", *c.VARIANT_LABELS):
             if kind in results and kind != "project":
                 per_run = sorted(p["deliveriesPerSecond"] / q["deliveriesPerSecond"]
                                  for p, q in zip(results["project"], results[kind], strict=True))

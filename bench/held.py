@@ -1,6 +1,7 @@
 """Bench 3, connections held: idle authenticated sockets, memory per socket, heartbeat CPU.
 
     .venv/bin/python bench/held.py [--sockets 5000] [--hold 60] [--servers project,node,pysio]
+    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off)
     .venv/bin/python bench/held.py --sockets 5000,10000,20000      # the full ladder
 
 For each server and each count: start the server, warm it, read its RSS (/proc/PID/statm),
@@ -32,8 +33,9 @@ PER_LOADER = 10_000
 
 
 def run_one(kind: str, n: int, args, data: dict | None) -> dict:
-    if kind == "project":
-        proc, port = c.start_daphne(data["env"], name=f"daphne-held-{n}")
+    if kind in c.PROJECT_VARIANTS:
+        proc, port = c.start_daphne({**data["env"], **c.PROJECT_VARIANTS[kind]},
+                                    name=f"daphne-held-{kind}-{n}")
         c.warm_project(port, data["tokens"]["admin"])
         tokens = [p["token"] for p in data["tokens"]["patients"]][:n]
     elif kind == "pysio":
@@ -104,7 +106,7 @@ def main() -> None:
         counts.append((int(raw), n))
     servers = args.servers.split(",")
     data = None
-    if "project" in servers:
+    if any(kind in c.PROJECT_VARIANTS for kind in servers):
         env = c.project_env("embedded")
         data = {"env": env, "tokens": c.prepare(env, max(n for _, n in counts))}
 
@@ -115,7 +117,7 @@ def main() -> None:
             r = run_one(kind, n, args, data)
             rows.append([
                 {"project": "this project (daphne)", "node": "Node socket.io 4",
-                 "pysio": "python-socketio + uvicorn"}[kind],
+                 "pysio": "python-socketio + uvicorn", **c.VARIANT_LABELS}[kind],
                 f"{n:,}" + ("" if n == asked else f" (asked {asked:,})"), r["connected"], r["errors"],
                 r["connectSeconds"], r["rss0"] / 2**20, r["rss1"] / 2**20, r["perSocket"] / 1024,
                 100 * r["cpu"] / r["window"], r["cpu"], r["rss2"] / 2**20, r["alive"],

@@ -216,6 +216,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# Daphne tuning (realtime/daphne_tuning.py, only under daphne): eager socket writes,
+# autobahn sendData without per-frame debug formatting, application_checker without a
+# tuple per connection. Each can be turned off; none changes the bytes on the wire.
+DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
+DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
+DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
+
 # Reminders: the in-server scheduler (on by default) and how often it looks.
 REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)
 REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)

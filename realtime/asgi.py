@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 
 import socketio
+from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+from . import daphne_tuning
 from .scheduler import start_reminders
 from .server import ensure_started, sio
 
@@ -27,6 +29,12 @@ def build_application(django_app):
         from twisted.internet import reactor
 
         reactor.callWhenRunning(start)
+    if daphne_tuning.under_daphne():
+        daphne_tuning.install(
+            eager_writes=settings.DAPHNE_EAGER_WRITES,
+            fast_ws_send=settings.DAPHNE_FAST_WS_SEND,
+            lean_app_checker=settings.DAPHNE_LEAN_APP_CHECKER,
+        )
 
     async def application(scope, receive, send):
         start()  # cheap once started; covers servers that have neither hook
