@@ -54,11 +54,6 @@ class Bus:
             except Exception:  # one bad event must not stop the stream
                 logger.exception("could not emit %s", event)
 
-    async def join(self) -> None:
-        """Wait until everything enqueued so far was emitted (tests, benchmarks)."""
-        while self._queue is not None and not self._queue.empty():
-            await asyncio.sleep(0.001)
-
     def _writer(self):
         with self._lock:
             if self._private_loop is None:

@@ -1,4 +1,4 @@
-"""``send_event``: the one choke point for real-time fan-out.
+"""``send_events``: the one choke point for real-time fan-out.
 
 The event is written to the log inside the caller's transaction (its id is the
 payload's ``eventId``) and handed to the bus only once that transaction commits: a
@@ -49,10 +49,6 @@ def _hold_event_order_lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
-
-
-def send_event(emission: Emission) -> Event:
-    return send_events([emission])[0]
 
 
 def send_events(emissions: list[Emission]) -> list[Event]:

@@ -4,7 +4,7 @@ nothing missing or doubled across the switch.
 
 While a socket replays, the manager buffers the live events addressed to it (see
 ``ChannelLayerManager._handle_emit``); after the replay they are flushed, skipping any
-the replay already delivered. Event ids follow commit order (``events.send_event``
+the replay already delivered. Event ids follow commit order (``events.send_events``
 serialises event-writing transactions on PostgreSQL; SQLite serialises all writes), so
 "after that id" is exactly "committed after that event".
 """

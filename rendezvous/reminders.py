@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from .models import Cabinet, Rappel, RendezVous, StatutRendezVous
@@ -67,6 +66,3 @@ def _claim(rdv: RendezVous, offset: int, statut: str, now: datetime) -> bool:
     except IntegrityError:  # another sender got there first
         return False
 
-
-def last_reminder_at() -> datetime | None:
-    return Rappel.objects.aggregate(m=Max("created_at"))["m"]
