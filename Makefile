@@ -29,6 +29,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
+	@echo "  Web front    http://localhost:$(PORT)/"
 	@echo "  API          http://localhost:$(PORT)/api/"
 	@echo "  API docs     http://localhost:$(PORT)/api/docs/"
 	@echo "  Admin        http://localhost:$(PORT)/admin/"
