@@ -41,6 +41,11 @@ def ack(type_: str, message: str, code: str | None = None, **data) -> dict:
     return body
 
 
+def refuse(error: tuple[str, str], **data) -> dict:
+    """An error acknowledgement: the French message and its machine-readable code."""
+    return ack("error", error[0], code=error[1], **data)
+
+
 ERR_ROOM_INVALID = ("Nom de room invalide", "room_invalide")
 ERR_ROOM_FORBIDDEN = ("Accès refusé à cette room", "room_interdite")
 ERR_ROOM_AUTOMATIC = ("Impossible de quitter une room automatique", "room_automatique")
@@ -183,11 +188,11 @@ def create_server() -> socketio.AsyncServer:
     def check(sid: str, room: object) -> tuple[SocketState | None, dict | None]:
         state = sockets.get(sid)
         if state is None:
-            return None, ack("error", *ERR_ROOM_FORBIDDEN[:1], code=ERR_ROOM_FORBIDDEN[1])
+            return None, refuse(ERR_ROOM_FORBIDDEN)
         if not state.allow():
-            return None, ack("error", ERR_RATE[0], code=ERR_RATE[1])
+            return None, refuse(ERR_RATE)
         if not isinstance(room, str) or not room or len(room) > MAX_ROOM_LENGTH:
-            return None, ack("error", ERR_ROOM_INVALID[0], code=ERR_ROOM_INVALID[1])
+            return None, refuse(ERR_ROOM_INVALID)
         return state, None
 
     @server.on("join-room")
@@ -200,9 +205,9 @@ def create_server() -> socketio.AsyncServer:
         match = CONVERSATION_ROOM.match(room)
         public = CRENEAUX_ROOM.match(room) is not None
         if match is None and not public:
-            return ack("error", ERR_ROOM_FORBIDDEN[0], code=ERR_ROOM_FORBIDDEN[1], room=room)
+            return refuse(ERR_ROOM_FORBIDDEN, room=room)
         if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
-            return ack("error", ERR_TOO_MANY_ROOMS[0], code=ERR_TOO_MANY_ROOMS[1], room=room)
+            return refuse(ERR_TOO_MANY_ROOMS, room=room)
         if public:
             await server.enter_room(sid, room)
             state.joined.add(room)
@@ -212,7 +217,7 @@ def create_server() -> socketio.AsyncServer:
             user, int(match.group(1))
         )
         if not allowed:
-            return ack("error", ERR_ROOM_FORBIDDEN[0], code=ERR_ROOM_FORBIDDEN[1], room=room)
+            return refuse(ERR_ROOM_FORBIDDEN, room=room)
         if sid not in sockets:  # disconnected while we checked
             return None
         await server.enter_room(sid, room)
@@ -225,9 +230,9 @@ def create_server() -> socketio.AsyncServer:
         if error:
             return error
         if room in state.auto:
-            return ack("error", ERR_ROOM_AUTOMATIC[0], code=ERR_ROOM_AUTOMATIC[1], room=room)
+            return refuse(ERR_ROOM_AUTOMATIC, room=room)
         if room not in state.joined:
-            return ack("error", ERR_ROOM_NOT_JOINED[0], code=ERR_ROOM_NOT_JOINED[1], room=room)
+            return refuse(ERR_ROOM_NOT_JOINED, room=room)
         await server.leave_room(sid, room)
         state.joined.discard(room)
         return ack("success", "Room quittée", room=room)
@@ -236,10 +241,10 @@ def create_server() -> socketio.AsyncServer:
     async def unknown(event, sid, *args):
         state = sockets.get(sid)
         if state is not None and not state.allow():
-            return ack("error", ERR_RATE[0], code=ERR_RATE[1])
+            return refuse(ERR_RATE)
         if event == UNKNOWN_EVENT_NAME:
             event = args[0] if args else None
-        return ack("error", ERR_UNKNOWN_EVENT[0], code=ERR_UNKNOWN_EVENT[1],
+        return refuse(ERR_UNKNOWN_EVENT,
                    event=event if isinstance(event, str) and len(event) <= 100 else None)
 
     server.sockets = sockets  # introspection for tests and benchmarks
