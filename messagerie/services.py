@@ -52,13 +52,14 @@ def mark_read(*, lecteur: User, conversation: Conversation) -> list[int]:
         raise PermissionRefusee("Vous ne participez pas à cette conversation")
     with transaction.atomic():
         unread = conversation.messages.filter(lu_at__isnull=True).exclude(auteur=lecteur)
-        ids = list(unread.values_list("pk", flat=True))
-        if not ids:
+        rows = list(unread.values_list("pk", "auteur_id"))
+        if not rows:
             return []
+        ids = [pk for pk, _ in rows]
         lu_at = timezone.now()
         conversation.messages.filter(pk__in=ids).update(lu_at=lu_at)
         messages_read.send(
             sender=Conversation, conversation=conversation, lecteur=lecteur,
-            message_ids=ids, lu_at=lu_at,
+            message_ids=ids, auteurs=sorted({auteur for _, auteur in rows}), lu_at=lu_at,
         )
         return ids

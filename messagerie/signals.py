@@ -2,5 +2,5 @@
 
 from django.dispatch import Signal
 
-# Messages were read. kwargs: conversation, lecteur, message_ids, lu_at.
+# Messages were read. kwargs: conversation, lecteur, message_ids, auteurs, lu_at.
 messages_read = Signal()

@@ -20,7 +20,6 @@ class RevocableAccessToken(BlacklistMixin, AccessToken):
 @dataclass(frozen=True)
 class SocketIdentity:
     user: object
-    jti: str
     exp: int
 
 
@@ -53,4 +52,4 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
-    return SocketIdentity(user=user, jti=str(token.get("jti")), exp=int(token["exp"]))
+    return SocketIdentity(user=user, exp=int(token["exp"]))

@@ -7,9 +7,11 @@ ever get slot data, never a patient or a medical detail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from rendezvous.models import Creneau, RendezVous, Role, StatutRendezVous, User
 from rendezvous.selectors import admins_du_cabinet
@@ -59,7 +61,6 @@ class Emission:
     data: Any
     message: str = ""
     type: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.message = self.message or self.kind.message
@@ -102,10 +103,9 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
                      message="Rendez-vous annulé par le patient" if by_patient
                      else "Rendez-vous annulé"),
         ]
-        creneau = rdv.creneau
-        slot = CreneauSerializer(creneau).data
+        slot = data["creneau"]  # serialised after the cancellation: free again if ahead
         if slot["disponible"]:
-            emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), slot,
+            emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(rdv.creneau), slot,
                                       message="Un créneau s'est libéré"))
         return emissions
     return []
@@ -153,8 +153,6 @@ def broadcast_events(message: str, type: str, rooms: list[str] | None, cible: di
 
 
 def reminder_events(rdv: RendezVous, offset_minutes: int) -> list[Emission]:
-    from django.utils import timezone
-
     tz = rdv.creneau.medecin.cabinet.tzinfo
     debut = timezone.localtime(rdv.creneau.debut, tz)
     medecin = rdv.creneau.medecin.user

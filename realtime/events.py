@@ -56,12 +56,18 @@ def send_events(emissions: list[Emission]) -> list[Event]:
     and publish each, in order, once the transaction commits."""
     if not emissions:
         return []
+    # Emissions of one fact often share their data (a booking to the patient and to the
+    # doctor): convert each distinct object once.
+    converted: dict[int, Any] = {}
+    for e in emissions:
+        if id(e.data) not in converted:
+            converted[id(e.data)] = to_json_data(e.data)
     # Joins the caller's transaction (no savepoint), or makes one of its own.
     with transaction.atomic(savepoint=False):
         _hold_event_order_lock()
         events = Event.objects.bulk_create([
             Event(
-                name=e.kind.name, type=e.type, message=e.message, data=to_json_data(e.data),
+                name=e.kind.name, type=e.type, message=e.message, data=converted[id(e.data)],
                 notify=e.kind.notify, to_everyone=e.rooms is None,
             )
             for e in emissions

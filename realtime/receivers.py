@@ -43,10 +43,7 @@ def on_creneau_conflict(sender, creneau: Creneau, requester, **kwargs) -> None:
 
 
 @receiver(messages_read, dispatch_uid="realtime.read")
-def on_messages_read(sender, conversation, lecteur, message_ids, lu_at, **kwargs) -> None:
-    auteurs = list(
-        Message.objects.filter(pk__in=message_ids).values_list("auteur_id", flat=True).distinct()
-    )
+def on_messages_read(sender, conversation, lecteur, message_ids, auteurs, lu_at, **kwargs) -> None:
     send_events(catalogue.read_events(conversation.pk, lecteur, message_ids, auteurs, lu_at))
 
 

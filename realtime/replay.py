@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .events import payload_of
-from .models import Event, EventRoom
+from .selectors import events_addressed_to
 
 GUARD_SECONDS = 60.0
 
@@ -47,9 +46,8 @@ def parse_last_event_id(auth: object) -> int | None | bool:
 
 def events_since(rooms: list[str], last_event_id: int) -> list[tuple[str, dict]]:
     since = timezone.now() - timedelta(hours=settings.REPLAY_RETENTION_HOURS)
-    addressed = EventRoom.objects.filter(event=OuterRef("pk"), room__in=rooms)
     events = (
-        Event.objects.filter(Q(to_everyone=True) | Exists(addressed))
+        events_addressed_to(rooms)
         .filter(pk__gt=last_event_id, created_at__gte=since)
         .order_by("pk")[: settings.REPLAY_MAX_EVENTS]
     )

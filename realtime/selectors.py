@@ -10,13 +10,16 @@ from .models import Event, EventRoom, NotificationCursor, NotificationRead
 from .rooms import auto_rooms
 
 
+def events_addressed_to(rooms: list[str]) -> QuerySet[Event]:
+    """Events sent to everyone or to one of ``rooms``: what a socket in them received."""
+    addressed = EventRoom.objects.filter(event=OuterRef("pk"), room__in=rooms)
+    return Event.objects.filter(Q(to_everyone=True) | Exists(addressed))
+
+
 def notifications_of(user: User) -> QuerySet[Event]:
     """Events kept for the centre and addressed to one of the user's rooms, or to all."""
-    addressed = EventRoom.objects.filter(event=OuterRef("pk"), room__in=auto_rooms(user))
-    return Event.objects.filter(
-        Q(to_everyone=True) | Exists(addressed),
-        notify=True,
-        created_at__gte=user.date_joined,
+    return events_addressed_to(auto_rooms(user)).filter(
+        notify=True, created_at__gte=user.date_joined
     )
 
 

@@ -87,7 +87,6 @@ transport.install()
 @dataclass
 class SocketState:
     user_id: int
-    jti: str
     auto: frozenset[str]
     joined: set[str] = field(default_factory=set)
     tokens: float = 0.0
@@ -136,7 +135,7 @@ def create_server() -> socketio.AsyncServer:
         user = identity.user
         rooms = auto_rooms(user)
         state = SocketState(
-            user_id=user.pk, jti=identity.jti, auto=frozenset(rooms),
+            user_id=user.pk, auto=frozenset(rooms),
             tokens=settings.SOCKETIO_RATE_BURST, stamp=time.monotonic(),
         )
         loop = asyncio.get_running_loop()
@@ -202,24 +201,17 @@ def create_server() -> socketio.AsyncServer:
             return error
         if room in state.auto or room in state.joined:
             return ack("success", "Room rejointe", room=room)
-        match = CONVERSATION_ROOM.match(room)
-        public = CRENEAUX_ROOM.match(room) is not None
-        if match is None and not public:
+        conversation = CONVERSATION_ROOM.match(room)
+        if conversation is None and not CRENEAUX_ROOM.match(room):
             return refuse(ERR_ROOM_FORBIDDEN, room=room)
         if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
             return refuse(ERR_TOO_MANY_ROOMS, room=room)
-        if public:
-            await server.enter_room(sid, room)
-            state.joined.add(room)
-            return ack("success", "Room rejointe", room=room)
-        user = await sync_to_async(_user)(state.user_id)
-        allowed = user is not None and await sync_to_async(may_join_conversation)(
-            user, int(match.group(1))
-        )
-        if not allowed:
-            return refuse(ERR_ROOM_FORBIDDEN, room=room)
-        if sid not in sockets:  # disconnected while we checked
-            return None
+        if conversation is not None:
+            allowed = await sync_to_async(_may_join)(state.user_id, int(conversation.group(1)))
+            if not allowed:
+                return refuse(ERR_ROOM_FORBIDDEN, room=room)
+            if sid not in sockets:  # disconnected while we checked
+                return None
         await server.enter_room(sid, room)
         state.joined.add(room)
         return ack("success", "Room rejointe", room=room)
@@ -251,10 +243,12 @@ def create_server() -> socketio.AsyncServer:
     return server
 
 
-def _user(user_id: int):
+def _may_join(user_id: int, conversation_id: int) -> bool:
+    """One thread hop: the (still active) user, then the conversation's rule."""
     from rendezvous.models import User
 
-    return User.objects.filter(pk=user_id, is_active=True).first()
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    return user is not None and may_join_conversation(user, conversation_id)
 
 
 sio = create_server()

@@ -52,15 +52,20 @@ def register_patient(
         raise Conflit("Un compte existe déjà avec cette adresse e-mail", code="email_exists") from exc
 
 
-def publish_creneau(*, acteur: User, medecin: Medecin, debut: datetime, fin: datetime) -> Creneau:
+def _check_new_period(acteur: User, medecin: Medecin, debut: datetime, fin: datetime) -> None:
+    """What publishing one slot or a series requires: the agenda, an order, the future."""
     if not policies.can_manage_agenda(acteur, medecin):
         raise PermissionRefusee("Vous ne gérez pas l'agenda de ce médecin")
     if fin <= debut:
-        raise DomainError("La fin du créneau doit être après son début", code="creneau_invalide")
-    if fin - debut > MAX_CRENEAU_DUREE:
-        raise DomainError("Un créneau dure au plus 12 heures", code="creneau_invalide")
+        raise DomainError("La fin doit être après le début", code="creneau_invalide")
     if debut <= timezone.now():
         raise DomainError("Un créneau ne peut pas commencer dans le passé", code="creneau_passe")
+
+
+def publish_creneau(*, acteur: User, medecin: Medecin, debut: datetime, fin: datetime) -> Creneau:
+    _check_new_period(acteur, medecin, debut, fin)
+    if fin - debut > MAX_CRENEAU_DUREE:
+        raise DomainError("Un créneau dure au plus 12 heures", code="creneau_invalide")
     chevauche = Creneau.objects.filter(
         medecin=medecin, actif=True, debut__lt=fin, fin__gt=debut
     ).first()
@@ -86,12 +91,9 @@ def publish_serie(
     *, acteur: User, medecin: Medecin, debut: datetime, fin: datetime, duree: timedelta
 ) -> list[Creneau]:
     """Back-to-back slots from ``debut`` to ``fin``: all of them or none."""
-    if not policies.can_manage_agenda(acteur, medecin):
-        raise PermissionRefusee("Vous ne gérez pas l'agenda de ce médecin")
-    if fin <= debut or duree <= timedelta(0):
-        raise DomainError("La fin doit être après le début", code="creneau_invalide")
-    if debut <= timezone.now():
-        raise DomainError("Un créneau ne peut pas commencer dans le passé", code="creneau_passe")
+    _check_new_period(acteur, medecin, debut, fin)
+    if duree <= timedelta(0):
+        raise DomainError("La durée d'un créneau doit être positive", code="creneau_invalide")
     count = int((fin - debut) / duree)
     if count < 1 or count > MAX_SERIE:
         raise DomainError(
