@@ -305,6 +305,12 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK
 
 
+def other_cpu(busy0: float, server_cpu: float, client_cpu: float) -> float:
+    """CPU seconds that neither the servers nor the load generator used since ``busy0``
+    (other processes on the machine: the noise to read a figure with)."""
+    return max(0.0, machine_busy_seconds() - busy0 - server_cpu - client_cpu)
+
+
 def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 

@@ -58,9 +58,7 @@ def run_one(kind: str, args, data_by_mode: dict) -> dict:
         cpu0, busy0 = c.cpu_seconds(proc.pid), c.machine_busy_seconds()
         result = load.finish(600)
         result["serverCpu"] = c.cpu_seconds(proc.pid) - cpu0
-        # CPU that neither the server nor the load generator used: other processes (noise)
-        result["otherCpu"] = max(0.0, c.machine_busy_seconds() - busy0 - result["serverCpu"]
-                                 - result["clientCpu"])
+        result["otherCpu"] = c.other_cpu(busy0, result["serverCpu"], result["clientCpu"])
         result["serverRssMiB"] = c.rss_bytes(proc.pid) / 2**20
     finally:
         c.stop(proc)

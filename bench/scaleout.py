@@ -41,8 +41,7 @@ def run_one(procs_n: int, args, env: dict, tokens: dict) -> dict:
         cpu0, busy0 = [c.cpu_seconds(p.pid) for p, _ in servers], c.machine_busy_seconds()
         result = load.finish(600)
         result["serverCpu"] = [c.cpu_seconds(p.pid) - x for (p, _), x in zip(servers, cpu0, strict=True)]
-        result["otherCpu"] = max(0.0, c.machine_busy_seconds() - busy0 - sum(result["serverCpu"])
-                                 - result["clientCpu"])
+        result["otherCpu"] = c.other_cpu(busy0, sum(result["serverCpu"]), result["clientCpu"])
     finally:
         for proc, _ in servers:
             c.stop(proc)

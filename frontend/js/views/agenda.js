@@ -2,6 +2,7 @@
 
 import { api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
+import { askCancel as cancelForm } from './cancel.js';
 import {
   addDays, badge, clear, errorMessage, flash, formatDay, h, localDate, localTime, mondayOf, personName,
   toast, today,
@@ -176,19 +177,7 @@ export function mount(view, ctx, params) {
   }
 
   function askCancel(rdv, actions) {
-    const motif = h('input', { name: 'motif', placeholder: "Motif de l'annulation", maxLength: 500 });
-    const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-action': 'cancel-confirm', text: "Confirmer l'annulation" });
-    clear(actions, h('form', { class: 'inline-form', onsubmit: async (e) => {
-      e.preventDefault();
-      yes.disabled = true;
-      try {
-        upsert(await api('POST', `rendezvous/${rdv.id}/cancel/`, { motif: motif.value }));
-      } catch (error) {
-        toast(errorMessage(error), 'error');
-        yes.disabled = false;
-      }
-    } }, motif, yes, h('button', { type: 'button', class: 'btn btn-ghost', text: 'Retour', onclick: render })));
-    motif.focus();
+    cancelForm(rdv, actions, { placeholder: "Motif de l'annulation", onCancelled: upsert, onBack: render });
   }
 
   async function withdraw(slot, button) {

@@ -1,7 +1,8 @@
 // Patient: own bookings, changing state live; cancel; write to the doctor.
 
-import { api, getAll } from '../api.js';
+import { getAll } from '../api.js';
 import * as live from '../live.js';
+import { askCancel as cancelForm } from './cancel.js';
 import { badge, clear, errorMessage, flash, formatSlot, h, personName, toast } from '../ui.js';
 
 export function mount(view, ctx) {
@@ -32,20 +33,14 @@ export function mount(view, ctx) {
   }
 
   function askCancel(rdv, actions) {
-    const motif = h('input', { name: 'motif', placeholder: "Motif de l'annulation (facultatif)", maxLength: 500 });
-    const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-action': 'cancel-confirm', text: "Confirmer l'annulation" });
-    clear(actions, h('form', { class: 'inline-form', onsubmit: async (e) => {
-      e.preventDefault();
-      yes.disabled = true;
-      try {
-        upsert(await api('POST', `rendezvous/${rdv.id}/cancel/`, { motif: motif.value }));
+    cancelForm(rdv, actions, {
+      placeholder: "Motif de l'annulation (facultatif)",
+      onCancelled: (cancelled) => {
+        upsert(cancelled);
         toast('Votre annulation a bien été prise en compte', 'warning');
-      } catch (error) {
-        toast(errorMessage(error), 'error');
-        yes.disabled = false;
-      }
-    } }, motif, yes, h('button', { type: 'button', class: 'btn btn-ghost', text: 'Retour', onclick: render })));
-    motif.focus();
+      },
+      onBack: render,
+    });
   }
 
   function render() {
