@@ -1,9 +1,13 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medical_booking.settings")
-django_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from medical_booking.handlers import OneHopASGIHandler  # noqa: E402
+
+django_app = OneHopASGIHandler()
 
 from realtime.asgi import build_application  # noqa: E402  (needs the apps loaded)
 

@@ -97,7 +97,10 @@ ASGI_APPLICATION = "medical_booking.asgi.application"
 WSGI_APPLICATION = None
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Request threads are kept between requests (medical_booking/handlers.py), so each keeps
+# its connection: no connect (and, on SQLite, no PRAGMA journal_mode) per request.
+DATABASES = {"default": dj_database_url.parse(
+    DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 600), conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the API and a manage.py command write side by side.
     DATABASES["default"]["OPTIONS"] = {
@@ -222,6 +225,10 @@ LOGGING = {
 DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
 DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
 DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
+
+# Full garbage collections in the serving process: every N seconds instead of whenever
+# CPython decides (realtime/gc_policy.py); 0 keeps CPython's policy.
+GC_FULL_INTERVAL_SECONDS = env_int("GC_FULL_INTERVAL_SECONDS", 300)
 
 # Reminders: the in-server scheduler (on by default) and how often it looks.
 REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)

@@ -8,7 +8,7 @@ import socketio
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-from . import daphne_tuning
+from . import daphne_tuning, gc_policy
 from .scheduler import start_reminders
 from .server import ensure_started, sio
 
@@ -17,6 +17,7 @@ def start() -> None:
     """Attach the event bus and start the scheduler on the serving loop (idempotent)."""
     ensure_started()
     start_reminders()
+    gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS)
 
 
 def build_application(django_app):
