@@ -37,6 +37,25 @@ def serve(port: int, out: str) -> None:
                 sizes[name] += sys.getsizeof(obj)
             except TypeError:
                 pass
+            if isinstance(obj, type):  # which classes get made at run time
+                counts[f"(class) {obj.__module__}.{obj.__qualname__}"] += 1
+        # Who holds the dicts and lists: one pass over every object's referents.
+        wanted = {id(o): o for o in gc.get_objects() if type(o) in (dict, list)}
+        holder_of: dict = {}  # id(child) -> holder object, to walk up through dicts and lists
+        for holder in gc.get_objects():
+            for child in gc.get_referents(holder):
+                if id(child) in wanted and id(child) not in holder_of:
+                    holder_of[id(child)] = holder
+        for obj in wanted.values():
+            path, node = [], obj
+            for _ in range(4):  # up through containers to the first object that is not one
+                node = holder_of.get(id(node))
+                if node is None:
+                    break
+                path.append(type(node).__qualname__)
+                if type(node) not in (dict, list, tuple):
+                    break
+            counts[f"({type(obj).__name__} in) {' < '.join(path) or '?'}"] += 1
         with open(out, "w") as f:
             json.dump({"counts": counts, "sizes": sizes}, f)
 
@@ -97,12 +116,16 @@ def main() -> None:
         total += ds
         if dc > 0:
             rows.append([name, dc / n, ds / n])
+    detail = sorted((r for r in rows if r[0].startswith("(")), key=lambda r: -r[1])
+    rows = [r for r in rows if not r[0].startswith("(")]
     rows.sort(key=lambda r: -r[2])
     print(f"census: {n} idle sockets on daphne; RSS delta {(rss1 - rss0) / n / 1024:.1f} KiB/socket; "
           f"gc-tracked shallow sizes {total / n / 1024:.1f} KiB/socket (strings, bytes and ints "
           f"outside containers are not gc-tracked); {c.machine()}")
     print(c.table(["type", "objects/socket", "bytes/socket"],
                   [[r[0], f"{r[1]:.2f}", f"{r[2]:,.0f}"] for r in rows[:args.top]]))
+    print("\nclasses made at run time, and who holds the newest dicts and lists (per socket):")
+    print(c.table(["what", "per socket"], [[r[0], f"{r[1]:.2f}"] for r in detail[:args.top]]))
 
 
 if __name__ == "__main__":

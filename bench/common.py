@@ -144,11 +144,14 @@ PROJECT_VARIANTS = {
     "project": {},
     "project-noeager": {"DAPHNE_EAGER_WRITES": "0"},
     "project-untuned": {"DAPHNE_EAGER_WRITES": "0", "DAPHNE_FAST_WS_SEND": "0",
-                        "DAPHNE_LEAN_APP_CHECKER": "0"},
+                        "DAPHNE_LEAN_APP_CHECKER": "0", "DAPHNE_SLIM_QUEUES": "0"},
+    # python-engineio's own sockets (a writer, reader and ping task per socket) and queues
+    "project-stock": {"ENGINEIO_LEAN_SOCKETS": "0", "DAPHNE_SLIM_QUEUES": "0"},
 }
 VARIANT_LABELS = {
     "project-noeager": "this project, DAPHNE_EAGER_WRITES=0",
     "project-untuned": "this project, DAPHNE_* tuning off",
+    "project-stock": "this project, stock engine.io sockets",
 }
 
 

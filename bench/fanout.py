@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/fanout.py [--sockets 1000] [--broadcasts 20] [--interval-ms 0]
                                      [--servers project,pysio,node] [--redis] [--repeat 1]
-    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off)
+    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off;
+     project-stock: with python-engineio's own sockets, ENGINEIO_LEAN_SOCKETS=0)
 
 Servers, same rooms and payload, one after the other in the same run:
   project  this project on daphne, embedded mode (SQLite + in-memory layer); the admin

@@ -1,7 +1,8 @@
 """Bench 3, connections held: idle authenticated sockets, memory per socket, heartbeat CPU.
 
     .venv/bin/python bench/held.py [--sockets 5000] [--hold 60] [--servers project,node,pysio]
-    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off)
+    (also project-noeager / project-untuned: the project with DAPHNE_* tuning off;
+     project-stock: with python-engineio's own sockets, ENGINEIO_LEAN_SOCKETS=0)
     .venv/bin/python bench/held.py --sockets 5000,10000,20000      # the full ladder
 
 For each server and each count: start the server, warm it, read its RSS (/proc/PID/statm),

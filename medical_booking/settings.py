@@ -225,6 +225,10 @@ LOGGING = {
 DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
 DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
 DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
+DAPHNE_SLIM_QUEUES = env_bool("DAPHNE_SLIM_QUEUES", True)
+# Engine.IO sockets without a task per socket (realtime/transport.py): direct websocket
+# writes under daphne, one heartbeat timer, slim queues. Off: python-engineio's own.
+ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)
 
 # Full garbage collections in the serving process: every N seconds instead of whenever
 # CPython decides (realtime/gc_policy.py); 0 keeps CPython's policy.

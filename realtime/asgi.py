@@ -35,6 +35,7 @@ def build_application(django_app):
             eager_writes=settings.DAPHNE_EAGER_WRITES,
             fast_ws_send=settings.DAPHNE_FAST_WS_SEND,
             lean_app_checker=settings.DAPHNE_LEAN_APP_CHECKER,
+            slim_queues=settings.DAPHNE_SLIM_QUEUES,
         )
 
     async def application(scope, receive, send):

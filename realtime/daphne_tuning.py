@@ -1,6 +1,6 @@
 """Per-frame and per-second costs of daphne's Twisted/autobahn layer (issue 5).
 
-bench/README.md "Where time goes", hot spots 1 and 6. Three small, opt-out patches,
+bench/README.md "Where time goes", hot spots 1 and 6. Four small, opt-out patches,
 installed by :func:`install` from ``realtime/asgi.py`` only when the process is a daphne
 server (see :func:`under_daphne`). Nothing here changes a byte on the wire: the same
 frames are written in the same order; only
@@ -59,6 +59,11 @@ frames are written in the same order; only
    (``zip`` reuses its result tuple when the loop unpacks it) and no call to the
    protocols' Python-level ``__hash__``.
 
+4. ``DAPHNE_SLIM_QUEUES`` -- each connection's application input queue is a
+   ``realtime.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
+   instead of an ``asyncio.Queue``, whose three deques and ``Event`` cost ~2.5 KB per
+   held socket while empty.
+
 The patches 2 and 3 copy a few lines of autobahn/daphne, so they are only installed for
 the versions they were written against (``_AUTOBAHN_VERSIONS``, ``_DAPHNE_VERSIONS``);
 with any other version they are skipped with a warning and the library code runs as is.
@@ -71,6 +76,7 @@ import logging
 import sys
 import time
 from concurrent.futures import CancelledError
+from functools import partial
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +247,41 @@ def _install_lean_app_checker() -> bool:
     return True
 
 
+# ---- 4. slim application queues ------------------------------------------------------------
+
+def _create_application(self, protocol, scope):
+    """daphne 4.2 ``Server.create_application`` with a ``SlimQueue`` as the input queue."""
+    from .transport import SlimQueue
+
+    assert "application_instance" not in self.connections[protocol]
+    input_queue = SlimQueue()
+    scope.setdefault("asgi", {"version": "3.0"})
+    application_instance = self.application(
+        scope=scope,
+        receive=input_queue.get,
+        send=partial(self.handle_reply, protocol),
+    )
+    if protocol not in self.connections:
+        return None
+    self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+        application_instance,
+        loop=asyncio.get_event_loop(),
+    )
+    return input_queue
+
+
+def _install_slim_queues() -> bool:
+    import daphne
+    from daphne.server import Server
+
+    if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
+        logger.warning("DAPHNE_SLIM_QUEUES skipped: written for daphne %s, found %s",
+                       _DAPHNE_VERSIONS, daphne.__version__)
+        return False
+    Server.create_application = _create_application
+    return True
+
+
 # ---- entry point ----------------------------------------------------------------------
 
 _DAPHNE_ENTRY_POINTS = (
@@ -264,12 +305,13 @@ def under_daphne() -> bool:
 
 
 def install(*, eager_writes: bool = True, fast_ws_send: bool = True,
-            lean_app_checker: bool = True) -> frozenset[str]:
+            lean_app_checker: bool = True, slim_queues: bool = True) -> frozenset[str]:
     """Install the enabled patches (idempotent); returns the names installed so far."""
     for name, enabled, fn in (
         ("eager_writes", eager_writes, _install_eager_writes),
         ("fast_ws_send", fast_ws_send, _install_fast_ws_send),
         ("lean_app_checker", lean_app_checker, _install_lean_app_checker),
+        ("slim_queues", slim_queues, _install_slim_queues),
     ):
         if enabled and name not in _installed and fn():
             _installed.add(name)

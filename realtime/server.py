@@ -81,7 +81,7 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
 
 
-transport.install()
+transport.install(lean=settings.ENGINEIO_LEAN_SOCKETS)
 
 
 @dataclass

@@ -1,26 +1,210 @@
 """Engine.IO socket behaviour we rely on, in one place (python-engineio 4.x).
 
-``AsyncSocket.poll`` feeds both transports: the long-polling GET and the websocket
-writer task. The stock version has two costs we do not want:
+Two kinds of change, both keeping every byte on the wire as it was.
 
-- over long-polling it answers with everything queued, but python-engineio clients
-  refuse a payload of more than ``Payload.max_decode_packets`` (16) packets and drop the
-  connection: a burst of 17+ events disconnected python-socketio clients on polling. A
-  poll now answers with at most that many; the rest goes in the next poll.
-- it wraps every ``queue.get()`` in ``asyncio.wait_for`` (a Task, a Future and a timer
-  per packet). A websocket writer needs no timeout: engine.io's ping task closes a dead
-  socket and ``close()`` queues ``None`` to end the writer. Only a long-poll keeps its
-  timeout (it must answer the HTTP request eventually).
+Correctness, always on:
+
+- over long-polling ``AsyncSocket.poll`` answers with everything queued, but
+  python-engineio clients refuse a payload of more than ``Payload.max_decode_packets``
+  (16) packets and drop the connection: a burst of 17+ events disconnected
+  python-socketio clients on polling. A poll now answers with at most that many; the
+  rest goes in the next poll.
+
+Lean sockets (``ENGINEIO_LEAN_SOCKETS``, on by default): what a held socket costs in
+memory, and what a delivery costs in CPU. Stock python-engineio keeps, for every
+websocket, a writer task waiting on an ``asyncio.Queue``, a reader that wraps each wait
+in an extra task plus ``asyncio.wait_for``, and a ping task sleeping between pings,
+and its service task makes a ``wait_for`` per socket visited. Instead:
+
+- under daphne, once a websocket is open, packets are written to it at once (daphne's
+  send never suspends: Twisted buffers), so there is no writer task and a delivery is a
+  function call, not a task wake-up; elsewhere the stock writer task is kept;
+- the reader waits under ``asyncio.timeout`` (one timer, no task);
+- one ``Heartbeat`` per server sends the pings of every socket from one timer;
+- queues are ``SlimQueue``: no deque while empty (an idle ``asyncio.Queue`` holds three
+  deques and an ``Event``, ~2.5 KB);
+- the service task walks the sockets in slices, one timed wait per slice;
+- ``translate_request`` builds the WSGI-style environ with one request-body class for
+  all requests: stock defines a new class on every request (1.7 KB, and a reference
+  cycle), which a websocket keeps for its whole life.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
 
-from engineio import async_socket, exceptions, payload
+from engineio import async_server, async_socket, exceptions, packet, payload
+from engineio.async_drivers import asgi as asgi_driver
 
 MAX_PACKETS_PER_POLL = payload.Payload.max_decode_packets
+SERVICE_SLICE_SECONDS = 0.5
 
+_stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
+
+
+class SlimQueue:
+    """The part of ``asyncio.Queue`` that engine.io and daphne use, without the deques.
+
+    Unbounded; ``task_done`` is a no-op and ``join`` waits until the queue is empty
+    (engine.io's ``close(wait=True)`` only needs "everything queued was taken").
+    """
+
+    __slots__ = ("_items", "_getters", "_joiners")
+
+    def __init__(self) -> None:
+        self._items: deque | None = None  # created on the first put, dropped when empty
+        self._getters: list[asyncio.Future] | None = None
+        self._joiners: list[asyncio.Future] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        if self._getters:
+            for getter in self._getters:
+                if not getter.done():
+                    getter.set_result(None)
+                    break
+
+    async def put(self, item) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self):
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+            if self._joiners:
+                joiners, self._joiners = self._joiners, None
+                for joiner in joiners:
+                    if not joiner.done():
+                        joiner.set_result(None)
+        return item
+
+    async def get(self):
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                # cancelled after being woken: pass the wake-up on
+                if getter.done() and not getter.cancelled() and self._items:
+                    self._wake_next(getter)
+                raise
+            finally:
+                self._getters.remove(getter)
+                if not self._getters:
+                    self._getters = None
+        return self.get_nowait()
+
+    def _wake_next(self, skip: asyncio.Future) -> None:
+        for getter in self._getters or ():
+            if getter is not skip and not getter.done():
+                getter.set_result(None)
+                return
+
+    def task_done(self) -> None:
+        pass
+
+    async def join(self) -> None:
+        if self._items:
+            joiner = asyncio.get_running_loop().create_future()
+            if self._joiners is None:
+                self._joiners = []
+            self._joiners.append(joiner)
+            await joiner
+
+
+class Heartbeat:
+    """Sends the Engine.IO pings of every socket of one server from one timer.
+
+    Stock python-engineio starts a task per socket after each pong, to sleep
+    ``ping_interval`` and send a PING. Here a socket goes into the bucket of the tick
+    its ping is due in; one timer per tick sends the due pings. Ticks are at most a
+    second apart (a fifth of the interval when it is shorter), so a ping leaves at most
+    one tick late, well inside the client's ``pingInterval + pingTimeout``.
+    """
+
+    def __init__(self, server: async_server.AsyncServer) -> None:
+        self.server = server
+        self.tick = max(0.05, min(1.0, server.ping_interval / 5))
+        self.buckets: dict[int, list] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def schedule(self, socket: async_socket.AsyncSocket) -> None:
+        due = math.ceil((time.monotonic() + self.server.ping_interval) / self.tick)
+        bucket = self.buckets.get(due)
+        if bucket is None:
+            self.buckets[due] = bucket = []
+        bucket.append(socket)
+        if self._timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        first = min(self.buckets)
+        self._timer = loop.call_at(loop.time() + max(0.0, first * self.tick - time.monotonic()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = time.monotonic() / self.tick
+        for due in sorted(k for k in self.buckets if k <= now):
+            for socket in self.buckets.pop(due):
+                if not socket.closing and not socket.closed:
+                    socket.last_ping = time.time()
+                    socket.send_nowait(packet.Packet(packet.PING))
+        if self.buckets:
+            self._arm()
+
+
+def heartbeat_of(server: async_server.AsyncServer) -> Heartbeat:
+    beat = server.__dict__.get("_heartbeat")
+    if beat is None:
+        beat = server._heartbeat = Heartbeat(server)
+    return beat
+
+
+def daphne_writer(ws) -> Callable[[str | bytes], None] | None:
+    """A function writing one frame to this websocket now, when daphne serves it."""
+    send = getattr(ws, "asgi_send", None)
+    try:
+        from daphne.server import Server as DaphneServer
+    except ImportError:  # pragma: no cover - daphne is in requirements
+        return None
+    if not (isinstance(send, functools.partial) and len(send.args) == 1
+            and getattr(send.func, "__func__", None) is DaphneServer.handle_reply):
+        return None
+    connections, protocol = send.func.__self__.connections, send.args[0]
+
+    def write(frame: str | bytes) -> None:
+        connection = connections.get(protocol)
+        if connection is None or connection.get("disconnected"):
+            return
+        if isinstance(frame, bytes):
+            protocol.handle_reply({"type": "websocket.send", "bytes": frame, "text": None})
+        else:
+            protocol.handle_reply({"type": "websocket.send", "bytes": None, "text": frame})
+
+    return write
+
+
+# ---- AsyncSocket methods ----------------------------------------------------------------
 
 async def poll(self) -> list:
     queue = self.queue
@@ -53,8 +237,220 @@ async def poll(self) -> list:
     return packets
 
 
-def install() -> None:
+def send_nowait(self, pkt: packet.Packet) -> None:
+    """Write the packet now on an open websocket, else queue it for the transport."""
+    write = self._write
+    if write is not None:
+        write(pkt.encode())
+    else:
+        self.queue.put_nowait(pkt)
+
+
+async def send(self, pkt: packet.Packet) -> None:
+    if await self.check_ping_timeout():
+        self.send_nowait(pkt)
+
+
+def schedule_ping(self) -> None:
+    # as stock: only after the previous ping was answered (or at connect)
+    if self.last_ping:
+        self.last_ping = None
+        heartbeat_of(self.server).schedule(self)
+
+
+async def websocket_handler(self, ws) -> None:
+    write = daphne_writer(ws)
+    if write is None:
+        return await _stock_websocket_handler(self, ws)
+    server = self.server
+
+    async def websocket_wait():
+        data = await ws.wait()
+        if data and len(data) > server.max_http_buffer_size:
+            raise ValueError("packet is too large")
+        return data
+
+    if self.connected:
+        # an upgrade from polling: the probe exchange, as stock engine.io does it
+        self.upgrading = True
+        try:
+            pkt = await websocket_wait()
+        except OSError:
+            return
+        decoded = packet.Packet(encoded_packet=pkt)
+        if decoded.packet_type != packet.PING or decoded.data != "probe":
+            self.upgrading = False
+            return
+        await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+        await self.queue.put(packet.Packet(packet.NOOP))  # end the pending poll
+        try:
+            pkt = await websocket_wait()
+        except OSError:
+            self.upgrading = False
+            return
+        if packet.Packet(encoded_packet=pkt).packet_type != packet.UPGRADE:
+            self.upgraded = False
+            self.upgrading = False
+            return
+        self.upgraded = True
+        self.upgrading = False
+    else:
+        self.connected = True
+        self.upgraded = True
+
+    # From here on packets are written as they are sent; what was queued goes first.
+    closing = False
+    while not self.queue.empty():
+        pkt = self.queue.get_nowait()
+        if pkt is None:
+            closing = True
+            break
+        write(pkt.encode())
+    self._write = None if closing else write
+
+    timeout = server.ping_interval + server.ping_timeout
+    while not closing:
+        try:
+            async with asyncio.timeout(timeout):
+                p = await websocket_wait()
+        except BaseException:  # timeout, disconnect, oversize, cancellation: as stock
+            break
+        if p is None:
+            break  # connection closed by the client
+        try:
+            await self.receive(packet.Packet(encoded_packet=p))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            break
+        except Exception:
+            server.logger.exception("Unknown receive error")
+
+    self._write = None
+    await ws.close()
+    await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+
+
+# ---- the ASGI driver ---------------------------------------------------------------------------
+
+class RequestBody:
+    """python-engineio's ``AwaitablePayload``, defined once instead of per request."""
+
+    __slots__ = ("event", "payload", "receive")
+
+    def __init__(self, event: dict, receive) -> None:
+        self.event = event
+        self.payload = None
+        self.receive = receive
+
+    async def read(self, length: int | None = None) -> bytes:
+        if self.payload is None and self.event["type"] == "http.request":
+            self.payload = self.event.get("body") or b""
+            while self.event.get("more_body"):
+                self.event = await self.receive()
+                if self.event["type"] == "http.request":
+                    if length is None or len(self.payload) < length:
+                        self.payload += self.event.get("body") or b""
+        if length is None:
+            body, self.payload = self.payload, b""
+        else:
+            body, self.payload = self.payload[:length], self.payload[length:]
+        return body
+
+
+async def translate_request(scope: dict, receive, send) -> dict:
+    """python-engineio 4.x ``asgi.translate_request``, with :class:`RequestBody`."""
+    event = await receive()
+    if event["type"] not in ("http.request", "websocket.connect"):
+        return {}
+    raw_uri = scope["path"]
+    query_string = ""
+    if scope.get("query_string"):
+        try:
+            query_string = scope["query_string"].decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            raw_uri += "?" + query_string
+    environ = {
+        "wsgi.input": RequestBody(event, receive),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.async": True,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "SERVER_SOFTWARE": "asgi",
+        "REQUEST_METHOD": scope.get("method", "GET"),
+        "PATH_INFO": scope["path"],
+        "QUERY_STRING": query_string,
+        "RAW_URI": raw_uri,
+        "SCRIPT_NAME": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": "0",
+        "SERVER_NAME": "asgi",
+        "SERVER_PORT": "0",
+        "asgi.receive": receive,
+        "asgi.send": send,
+        "asgi.scope": scope,
+    }
+    for name, value in scope["headers"]:
+        try:
+            name = name.upper().decode("utf-8")
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # skip a header that cannot be decoded
+        if name == "CONTENT-TYPE":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if name == "CONTENT-LENGTH":
+            environ["CONTENT_LENGTH"] = value
+            continue
+        key = "HTTP_" + name.replace("-", "_")
+        if key in environ:
+            value = f"{environ[key]},{value}"
+        environ[key] = value
+    environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
+    return environ
+
+
+# ---- AsyncServer ---------------------------------------------------------------------------
+
+async def service_task(self) -> None:
+    """Stock's sweep for ping timeouts and closed sockets, one timed wait per slice."""
+    self.service_task_event = event = self.create_event()
+    while not event.is_set():
+        sockets = list(self.sockets.values())
+        slices = max(1, int(self.ping_timeout / SERVICE_SLICE_SECONDS))
+        size = max(1, math.ceil(len(sockets) / slices))
+        for start in range(0, max(len(sockets), 1), size):
+            for s in sockets[start:start + size]:
+                if s.closed:
+                    self.sockets.pop(s.sid, None)
+                elif not s.closing:
+                    try:
+                        await s.check_ping_timeout()
+                    except Exception:
+                        self.logger.exception("service task exception")
+            try:
+                await asyncio.wait_for(event.wait(), SERVICE_SLICE_SECONDS if sockets else self.ping_timeout)
+                return
+            except TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                return
+
+
+def install(*, lean: bool = True) -> None:
     async_socket.AsyncSocket.poll = poll
-
-
-
+    async_socket.AsyncSocket._write = None  # set while a lean websocket is open
+    async_socket.AsyncSocket.send_nowait = send_nowait
+    if not lean:
+        return
+    async_socket.AsyncSocket.send = send
+    async_socket.AsyncSocket.schedule_ping = schedule_ping
+    async_socket.AsyncSocket._websocket_handler = websocket_handler
+    async_server.AsyncServer.create_queue = lambda self, *args, **kwargs: SlimQueue()
+    async_server.AsyncServer._service_task = service_task
+    asgi_driver._async["translate_request"] = translate_request

@@ -218,7 +218,8 @@ from realtime import daphne_tuning
 print(",".join(sorted(daphne_tuning.installed())) or "-")
 print(int(tcp.Server.__dict__.get("write") is daphne_tuning._eager_write),
       int(WebSocketProtocol.__dict__.get("sendData") is daphne_tuning._fast_send_data),
-      int(Server.application_checker is daphne_tuning._lean_application_checker))
+      int(Server.application_checker is daphne_tuning._lean_application_checker),
+      int(Server.create_application is daphne_tuning._create_application))
 """
 
 
@@ -235,21 +236,22 @@ def gate(tmp_path, mode: str, **env) -> list[str]:
 
 def test_installed_under_daphne_by_default(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne")
-    assert names == "eager_writes,fast_ws_send,lean_app_checker"
-    assert flags == "1 1 1"
+    assert names == "eager_writes,fast_ws_send,lean_app_checker,slim_queues"
+    assert flags == "1 1 1 1"
 
 
 def test_not_installed_with_daphne_eager_writes_0(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0")
-    assert names == "fast_ws_send,lean_app_checker"
-    assert flags == "0 1 1"
+    assert names == "fast_ws_send,lean_app_checker,slim_queues"
+    assert flags == "0 1 1 1"
 
 
 def test_each_patch_opts_out(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0",
-                           DAPHNE_FAST_WS_SEND="false", DAPHNE_LEAN_APP_CHECKER="no")
+                           DAPHNE_FAST_WS_SEND="false", DAPHNE_LEAN_APP_CHECKER="no",
+                           DAPHNE_SLIM_QUEUES="off")
     assert names == "-"
-    assert flags == "0 0 0"
+    assert flags == "0 0 0 0"
 
 
 def test_not_installed_outside_daphne(tmp_path):
@@ -257,4 +259,4 @@ def test_not_installed_outside_daphne(tmp_path):
     # that alone must not install anything.
     names, flags, _ = gate(tmp_path, "plain")
     assert names == "-"
-    assert flags == "0 0 0"
+    assert flags == "0 0 0 0"

@@ -1,0 +1,108 @@
+"""The serving process's runtime choices: one thread hop per request, kept request threads,
+and scheduled full garbage collections (medical_booking/handlers.py, realtime/gc_policy.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from asgiref.testing import ApplicationCommunicator
+
+from medical_booking.handlers import OneHopASGIHandler
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scope(path: str) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"testserver"), (b"accept", b"application/json")],
+            "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+
+
+async def get(handler: OneHopASGIHandler, path: str) -> tuple[int, dict]:
+    app = ApplicationCommunicator(handler, scope(path))
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(10)
+    body = await app.receive_output(10)
+    await app.wait(10)
+    return start["status"], json.loads(body["body"])
+
+
+async def test_the_middleware_chain_is_synchronous_and_answers_json():
+    handler = OneHopASGIHandler()
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain)
+    status, body = await get(handler, "/api/nothing-here/")
+    assert status == 404
+    assert body == {"code": "not_found", "message": "Ressource introuvable"}
+
+
+async def test_request_threads_are_kept_and_reused():
+    handler = OneHopASGIHandler(threads=2)
+    await get(handler, "/api/nothing-here/")
+    (executor,) = handler.threads._idle
+    threads = set(executor._threads)
+    await get(handler, "/api/nothing-here/")
+    assert handler.threads._idle == [executor]
+    assert set(executor._threads) == threads and len(threads) == 1
+
+
+async def test_a_burst_gets_a_thread_per_request_and_keeps_only_the_limit():
+    handler = OneHopASGIHandler(threads=2)
+    results = await asyncio.gather(*(get(handler, f"/api/nothing-{i}/") for i in range(5)))
+    assert [status for status, _ in results] == [404] * 5
+    assert len(handler.threads._idle) <= 2
+
+
+GC_SCRIPT = """
+import asyncio, gc, json, sys
+from realtime import gc_policy
+
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "stop" else None)
+interval = float(sys.argv[1])
+
+async def main():
+    installed = gc_policy.install(interval)
+    again = gc_policy.install(interval)
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
+    collections.clear()
+    for _ in range(300_000):  # young garbage with cycles: many young collections
+        cycle = []
+        cycle.append(cycle)
+    automatic_full = collections.count(2)
+    young = collections.count(0) + collections.count(1)
+    await asyncio.sleep(max(0.5, interval * 2.5))
+    print(json.dumps({"installed": installed, "again": again, "frozen": frozen,
+                      "threshold": threshold, "automatic_full": automatic_full, "young": young,
+                      "scheduled_full": collections.count(2) - automatic_full}))
+
+asyncio.run(main())
+"""
+
+
+def run_gc_script(interval: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", GC_SCRIPT, interval], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_gc_policy_freezes_start_up_and_runs_full_collections_on_its_schedule():
+    result = run_gc_script("0.2")
+    assert result["installed"] is True and result["again"] is False
+    assert result["frozen"] > 1000  # the start-up heap
+    assert result["threshold"][2] == 2**31 - 1
+    assert result["young"] > 0 and result["automatic_full"] == 0
+    assert result["scheduled_full"] >= 2
+
+
+def test_gc_policy_zero_keeps_cpythons_own():
+    result = run_gc_script("0")
+    assert result["installed"] is False
+    assert result["frozen"] == 0
+    assert result["threshold"][2] == 10
+    assert result["scheduled_full"] == 0
