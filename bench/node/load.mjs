@@ -207,6 +207,20 @@ async function booking() {
   emit({ event: "ready", connected, connectSeconds });
   await sleep(cfg.settleMs ?? 1000);
 
+  let firstBookingMs = null;
+  if (cfg.warmupBooking) {
+    // the first booking after start, on its own: cold code paths, reported apart
+    const { patientIndex, creneau } = cfg.warmupBooking;
+    sent.set(creneau, now());
+    await post(cfg.bookingUrl, cfg.tokens[patientIndex], { creneau, motif: "bench warm-up" });
+    const until = now() + 10000;
+    while (!(created.has(creneau) && fresh.has(creneau)) && now() < until) await sleep(2);
+    firstBookingMs = created.get(creneau) ?? null;
+    sent.delete(creneau); created.delete(creneau); fresh.delete(creneau);
+    await sleep(cfg.settleMs ?? 1000);
+    for (const name of Object.keys(eventCounts)) delete eventCounts[name]; // count the measured run only
+  }
+
   const t0 = now();
   const posts = [];
   for (let k = 0; k < b && Date.now() < hardDeadline; k++) {
@@ -224,6 +238,9 @@ async function booking() {
   emit({
     event: "result", mode: "booking", sockets: n, connected, connectSeconds, bookings: b,
     created: summary([...created.values()]), new: summary([...fresh.values()]),
+    // per booking, in send order: where in the run the slow ones are
+    createdSeries: cfg.bookings.map((x) => created.get(x.creneau) ?? null),
+    firstBookingMs,
     missingCreated: b - created.size, missingNew: b - fresh.size, dupCreated, dupNew, eventCounts,
     postMs: summary(responses.map((r) => r.ms)),
     postErrors: bad.length, postErrorSample: bad.length ? `${bad[0].status} ${bad[0].text.slice(0, 300)}` : null,
