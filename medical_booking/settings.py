@@ -108,6 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The server checkpoints the WAL from a background thread (medical_booking/sqlite_wal.py).
+    SQLITE_CHECKPOINT_SECONDS = env_int("SQLITE_CHECKPOINT_SECONDS", 2)
     TEST_SQLITE_NAME = os.environ.get("TEST_SQLITE_NAME")
     if TEST_SQLITE_NAME:
         DATABASES["default"]["TEST"] = {"NAME": TEST_SQLITE_NAME}

@@ -8,6 +8,8 @@ import socketio
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+from medical_booking import sqlite_wal
+
 from . import daphne_tuning, gc_policy
 from .scheduler import start_reminders
 from .server import ensure_started, sio
@@ -18,6 +20,7 @@ def start() -> None:
     ensure_started()
     start_reminders()
     gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS)
+    sqlite_wal.start(getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0))
 
 
 def build_application(django_app):

@@ -1,10 +1,12 @@
 """The serving process's runtime choices: one thread hop per request, kept request threads,
-and scheduled full garbage collections (medical_booking/handlers.py, realtime/gc_policy.py)."""
+scheduled full garbage collections and SQLite checkpoints off the request path
+(medical_booking/handlers.py, realtime/gc_policy.py, medical_booking/sqlite_wal.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +108,57 @@ def test_gc_policy_zero_keeps_cpythons_own():
     assert result["frozen"] == 0
     assert result["threshold"][2] == 10
     assert result["scheduled_full"] == 0
+
+
+# ---- SQLite WAL checkpoints off the request path --------------------------------------
+
+
+def test_checkpoint_copies_the_wal_into_the_database(tmp_path):
+    import sqlite3
+
+    from medical_booking.sqlite_wal import checkpoint
+
+    db = sqlite3.connect(tmp_path / "wal.sqlite3")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE t (x TEXT)")
+    with db:
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 2000)
+    busy, frames, done = checkpoint(sqlite3.connect(tmp_path / "wal.sqlite3"))
+    assert (busy, done) == (0, frames) and frames > 100
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (2000,)
+
+
+def test_server_connections_leave_checkpoints_to_the_checkpointer(db):
+    from django.db import connection
+
+    from medical_booking.sqlite_wal import no_autocheckpoint
+
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL: nothing to do, and nothing done
+    with connection.cursor() as cursor:
+        before = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        try:
+            no_autocheckpoint(sender=None, connection=connection)
+            assert cursor.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        finally:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={before}")
+
+
+SQLITE_START = """
+import asyncio, django, os
+django.setup()
+from medical_booking import sqlite_wal
+async def main():
+    print(sqlite_wal.start(0), sqlite_wal.start(1), sqlite_wal.start(1))
+asyncio.run(main())
+"""
+
+
+def test_the_checkpointer_starts_once_on_sqlite_files(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medical_booking.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "REDIS_URL": ""}
+    out = subprocess.run([sys.executable, "-c", SQLITE_START], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "False"]
