@@ -147,11 +147,14 @@ PROJECT_VARIANTS = {
                         "DAPHNE_LEAN_APP_CHECKER": "0", "DAPHNE_SLIM_QUEUES": "0"},
     # python-engineio's own sockets (a writer, reader and ping task per socket) and queues
     "project-stock": {"ENGINEIO_LEAN_SOCKETS": "0", "DAPHNE_SLIM_QUEUES": "0"},
+    # CPython's own garbage-collection policy instead of realtime/gc_policy.py's
+    "project-cpython-gc": {"GC_FULL_INTERVAL_SECONDS": "0"},
 }
 VARIANT_LABELS = {
     "project-noeager": "this project, DAPHNE_EAGER_WRITES=0",
     "project-untuned": "this project, DAPHNE_* tuning off",
     "project-stock": "this project, stock engine.io sockets",
+    "project-cpython-gc": "this project, CPython's GC policy",
 }
 
 

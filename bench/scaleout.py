@@ -67,6 +67,11 @@ def main() -> None:
             c.log(f"run {r + 1}/{args.repeat}: {n} process(es)")
             results[n].append(run_one(n, args, env, tokens))
 
+    def busy_cores(res) -> float:
+        window = res["delivered"] / res["deliveriesPerSecond"] if res["deliveriesPerSecond"] else 0
+        used = sum(res["serverCpu"]) + res["clientCpu"] + res["otherCpu"]
+        return round(used / window, 2) if window else 0.0
+
     def median(n):
         runs = sorted(results[n], key=lambda x: x["deliveriesPerSecond"])
         return runs[len(runs) // 2]
@@ -77,12 +82,16 @@ def main() -> None:
         rows.append([f"{n} daphne process(es), Redis + PG", res["connected"], res["expected"],
                      res["delivered"], res["lost"], res["duplicates"], res["deliveriesPerSecond"],
                      res["latencyMs"]["p50"], res["latencyMs"]["p99"],
-                     " + ".join(f"{x:.1f}" for x in res["serverCpu"]), res["otherCpu"]])
+                     " + ".join(f"{x:.1f}" for x in res["serverCpu"]), res["clientCpu"], res["otherCpu"],
+                     busy_cores(res)])
     print()
     print(f"scale-out: {args.sockets} sockets x {args.broadcasts} broadcasts, "
           f"{args.repeat} run(s), median shown; {c.machine()}")
     print(c.table(["setup", "sockets", "expected", "delivered", "lost", "dup", "deliveries/s",
-                   "p50 ms", "p99 ms", "server CPU s", "others' CPU s"], rows))
+                   "p50 ms", "p99 ms", "server CPU s", "client CPU s", "others' CPU s",
+                   "busy cores"], rows))
+    print("(busy cores: CPU seconds of servers + load generator + everything else, over the "
+          "measured window; this machine has 2)")
     if len(counts) > 1:
         per_run = sorted(y["deliveriesPerSecond"] / x["deliveriesPerSecond"]
                          for x, y in zip(results[counts[0]], results[counts[-1]], strict=True))

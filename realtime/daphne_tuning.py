@@ -235,16 +235,22 @@ def _lean_application_checker(self):
 _daphne_logger = logging.getLogger("daphne.server")  # the logger daphne's method uses
 
 
-def _install_lean_app_checker() -> bool:
+def _patch_daphne_server(setting: str, method: str, replacement) -> bool:
+    """Replace one ``daphne.server.Server`` method, on the daphne versions it was written for."""
     import daphne
     from daphne.server import Server
 
     if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
-        logger.warning("DAPHNE_LEAN_APP_CHECKER skipped: written for daphne %s, found %s",
-                       _DAPHNE_VERSIONS, daphne.__version__)
+        logger.warning("%s skipped: written for daphne %s, found %s",
+                       setting, _DAPHNE_VERSIONS, daphne.__version__)
         return False
-    Server.application_checker = _lean_application_checker
+    setattr(Server, method, replacement)
     return True
+
+
+def _install_lean_app_checker() -> bool:
+    return _patch_daphne_server("DAPHNE_LEAN_APP_CHECKER", "application_checker",
+                                _lean_application_checker)
 
 
 # ---- 4. slim application queues ------------------------------------------------------------
@@ -271,15 +277,7 @@ def _create_application(self, protocol, scope):
 
 
 def _install_slim_queues() -> bool:
-    import daphne
-    from daphne.server import Server
-
-    if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
-        logger.warning("DAPHNE_SLIM_QUEUES skipped: written for daphne %s, found %s",
-                       _DAPHNE_VERSIONS, daphne.__version__)
-        return False
-    Server.create_application = _create_application
-    return True
+    return _patch_daphne_server("DAPHNE_SLIM_QUEUES", "create_application", _create_application)
 
 
 # ---- entry point ----------------------------------------------------------------------

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.metadata
+import logging
 import math
 import sys
 import time
@@ -41,6 +43,8 @@ from collections.abc import Callable
 
 from engineio import async_server, async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi as asgi_driver
+
+logger = logging.getLogger(__name__)
 
 MAX_PACKETS_PER_POLL = payload.Payload.max_decode_packets
 SERVICE_SLICE_SECONDS = 0.5
@@ -442,15 +446,27 @@ async def service_task(self) -> None:
                 return
 
 
-def install(*, lean: bool = True) -> None:
+# The lean sockets replace python-engineio internals: only on the versions they were
+# written against (requirements.txt pins 4.15.1); elsewhere the stock sockets run.
+LEAN_ENGINEIO_VERSIONS = ("4.15.",)
+
+
+def install(*, lean: bool = True) -> bool:
+    """Install the poll fix, and the lean sockets if asked; True when the lean ones are in."""
     async_socket.AsyncSocket.poll = poll
     async_socket.AsyncSocket._write = None  # set while a lean websocket is open
     async_socket.AsyncSocket.send_nowait = send_nowait
     if not lean:
-        return
+        return False
+    version = importlib.metadata.version("python-engineio")
+    if not version.startswith(LEAN_ENGINEIO_VERSIONS):
+        logger.warning("ENGINEIO_LEAN_SOCKETS skipped: written for python-engineio %s, found %s",
+                       LEAN_ENGINEIO_VERSIONS, version)
+        return False
     async_socket.AsyncSocket.send = send
     async_socket.AsyncSocket.schedule_ping = schedule_ping
     async_socket.AsyncSocket._websocket_handler = websocket_handler
     async_server.AsyncServer.create_queue = lambda self, *args, **kwargs: SlimQueue()
     async_server.AsyncServer._service_task = service_task
     asgi_driver._async["translate_request"] = translate_request
+    return True
