@@ -140,14 +140,15 @@ class Heartbeat:
 
     Stock python-engineio starts a task per socket after each pong, to sleep
     ``ping_interval`` and send a PING. Here a socket goes into the bucket of the tick
-    its ping is due in; one timer per tick sends the due pings. Ticks are at most a
-    second apart (a fifth of the interval when it is shorter), so a ping leaves at most
-    one tick late, well inside the client's ``pingInterval + pingTimeout``.
+    its ping is due in; one timer per tick sends the due pings. Ticks are a quarter of a
+    second apart (a fifth of the interval when that is shorter): a ping leaves at most one
+    tick late, well inside the client's ``pingInterval + pingTimeout``, and sockets that
+    connected in the same second are not all pinged in one loop callback.
     """
 
     def __init__(self, server: async_server.AsyncServer) -> None:
         self.server = server
-        self.tick = max(0.05, min(1.0, server.ping_interval / 5))
+        self.tick = max(0.05, min(0.25, server.ping_interval / 5))
         self.buckets: dict[int, list] = {}
         self._timer: asyncio.TimerHandle | None = None
 
