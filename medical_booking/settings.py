@@ -228,6 +228,7 @@ DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
 DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
 DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
 DAPHNE_SLIM_QUEUES = env_bool("DAPHNE_SLIM_QUEUES", True)
+DAPHNE_RELEASE_UPGRADE_REQUEST = env_bool("DAPHNE_RELEASE_UPGRADE_REQUEST", True)
 # Engine.IO sockets without a task per socket (realtime/transport.py): direct websocket
 # writes under daphne, one heartbeat timer, slim queues. Off: python-engineio's own.
 ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import sqlite3
 
-from django.db import connections
+from django.conf import settings
 from django.db.backends.signals import connection_created
 
 logger = logging.getLogger(__name__)
@@ -45,12 +45,18 @@ async def _checkpoints(path: str, interval: float) -> None:
 
 
 def start(interval: float, alias: str = "default") -> bool:
-    """Move checkpoints to a background thread; once per process, SQLite files only."""
+    """Move checkpoints to a background thread; once per process, SQLite files only.
+
+    Reads the settings, not ``connections[alias]``: on the event loop thread that would
+    make a connection object in the calling task's context (one per socket).
+    """
     global _task
-    conn = connections[alias]
-    if _task is not None or interval <= 0 or conn.vendor != "sqlite" or conn.is_in_memory_db():
+    if _task is not None or interval <= 0:
+        return False
+    db = settings.DATABASES[alias]
+    name = str(db.get("NAME") or "")
+    if not db["ENGINE"].endswith("sqlite3") or not name or ":memory:" in name or "mode=memory" in name:
         return False
     connection_created.connect(no_autocheckpoint, dispatch_uid="medical_booking.sqlite_wal")
-    _task = asyncio.get_running_loop().create_task(
-        _checkpoints(str(conn.settings_dict["NAME"]), interval))
+    _task = asyncio.get_running_loop().create_task(_checkpoints(name, interval))
     return True

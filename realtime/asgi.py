@@ -39,6 +39,7 @@ def build_application(django_app):
             fast_ws_send=settings.DAPHNE_FAST_WS_SEND,
             lean_app_checker=settings.DAPHNE_LEAN_APP_CHECKER,
             slim_queues=settings.DAPHNE_SLIM_QUEUES,
+            release_upgrade_request=settings.DAPHNE_RELEASE_UPGRADE_REQUEST,
         )
 
     async def application(scope, receive, send):

@@ -1,6 +1,6 @@
 """Per-frame and per-second costs of daphne's Twisted/autobahn layer (issue 5).
 
-bench/README.md "Where time goes", hot spots 1 and 6. Four small, opt-out patches,
+bench/README.md "Where time goes", hot spots 1 and 6. Five small, opt-out patches,
 installed by :func:`install` from ``realtime/asgi.py`` only when the process is a daphne
 server (see :func:`under_daphne`). Nothing here changes a byte on the wire: the same
 frames are written in the same order; only
@@ -63,6 +63,10 @@ frames are written in the same order; only
    ``realtime.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
    instead of an ``asyncio.Queue``, whose three deques and ``Event`` cost ~2.5 KB per
    held socket while empty.
+
+5. ``DAPHNE_RELEASE_UPGRADE_REQUEST`` -- after a websocket upgrade the transport's
+   producer is no longer the HTTP channel, so the channel and the upgrade request are
+   freed instead of living as long as the socket.
 
 The patches 2 and 3 copy a few lines of autobahn/daphne, so they are only installed for
 the versions they were written against (``_AUTOBAHN_VERSIONS``, ``_DAPHNE_VERSIONS``);
@@ -280,6 +284,42 @@ def _install_slim_queues() -> bool:
     return _patch_daphne_server("DAPHNE_SLIM_QUEUES", "create_application", _create_application)
 
 
+# ---- 5. let the upgrade request go ------------------------------------------------------
+
+_stock_web_request_process = None
+
+
+def _process_then_release(self):
+    """daphne's ``WebRequest.process``; after a websocket upgrade, drop the HTTP channel.
+
+    The upgrade hands the TCP transport to the websocket protocol, but the transport's
+    ``producer`` stays the ``HTTPChannel`` (registered when the HTTP connection began),
+    which keeps itself and the upgrade request (two ``Headers``, the body buffer, ~30
+    lists) alive for the socket's whole life. The channel's idle timeout is already off
+    (Twisted stops it while a request is in progress, and this one never ends).
+    """
+    transport, channel = self.transport, self.channel
+    result = _stock_web_request_process(self)
+    if self.transport is None and transport is not None and channel is not None:
+        if getattr(transport, "producer", None) is channel:
+            transport.unregisterProducer()
+    return result
+
+
+def _install_release_upgrade_request() -> bool:
+    global _stock_web_request_process
+    import daphne
+    from daphne.http_protocol import WebRequest
+
+    if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
+        logger.warning("DAPHNE_RELEASE_UPGRADE_REQUEST skipped: written for daphne %s, found %s",
+                       _DAPHNE_VERSIONS, daphne.__version__)
+        return False
+    _stock_web_request_process = WebRequest.process
+    WebRequest.process = _process_then_release
+    return True
+
+
 # ---- entry point ----------------------------------------------------------------------
 
 _DAPHNE_ENTRY_POINTS = (
@@ -303,13 +343,15 @@ def under_daphne() -> bool:
 
 
 def install(*, eager_writes: bool = True, fast_ws_send: bool = True,
-            lean_app_checker: bool = True, slim_queues: bool = True) -> frozenset[str]:
+            lean_app_checker: bool = True, slim_queues: bool = True,
+            release_upgrade_request: bool = True) -> frozenset[str]:
     """Install the enabled patches (idempotent); returns the names installed so far."""
     for name, enabled, fn in (
         ("eager_writes", eager_writes, _install_eager_writes),
         ("fast_ws_send", fast_ws_send, _install_fast_ws_send),
         ("lean_app_checker", lean_app_checker, _install_lean_app_checker),
         ("slim_queues", slim_queues, _install_slim_queues),
+        ("release_upgrade_request", release_upgrade_request, _install_release_upgrade_request),
     ):
         if enabled and name not in _installed and fn():
             _installed.add(name)

@@ -12,6 +12,7 @@ runs real daphne processes, so it goes through the patched paths too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import struct
@@ -212,6 +213,7 @@ if sys.argv[1] == "daphne":
     import daphne.cli  # what `python -m daphne` imports before the application
 import medical_booking.asgi  # noqa: F401
 from twisted.internet import tcp
+from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from realtime import daphne_tuning
@@ -219,7 +221,8 @@ print(",".join(sorted(daphne_tuning.installed())) or "-")
 print(int(tcp.Server.__dict__.get("write") is daphne_tuning._eager_write),
       int(WebSocketProtocol.__dict__.get("sendData") is daphne_tuning._fast_send_data),
       int(Server.application_checker is daphne_tuning._lean_application_checker),
-      int(Server.create_application is daphne_tuning._create_application))
+      int(Server.create_application is daphne_tuning._create_application),
+      int(WebRequest.process is daphne_tuning._process_then_release))
 """
 
 
@@ -236,22 +239,22 @@ def gate(tmp_path, mode: str, **env) -> list[str]:
 
 def test_installed_under_daphne_by_default(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne")
-    assert names == "eager_writes,fast_ws_send,lean_app_checker,slim_queues"
-    assert flags == "1 1 1 1"
+    assert names == "eager_writes,fast_ws_send,lean_app_checker,release_upgrade_request,slim_queues"
+    assert flags == "1 1 1 1 1"
 
 
 def test_not_installed_with_daphne_eager_writes_0(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0")
-    assert names == "fast_ws_send,lean_app_checker,slim_queues"
-    assert flags == "0 1 1 1"
+    assert names == "fast_ws_send,lean_app_checker,release_upgrade_request,slim_queues"
+    assert flags == "0 1 1 1 1"
 
 
 def test_each_patch_opts_out(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0",
                            DAPHNE_FAST_WS_SEND="false", DAPHNE_LEAN_APP_CHECKER="no",
-                           DAPHNE_SLIM_QUEUES="off")
+                           DAPHNE_SLIM_QUEUES="off", DAPHNE_RELEASE_UPGRADE_REQUEST="0")
     assert names == "-"
-    assert flags == "0 0 0 0"
+    assert flags == "0 0 0 0 0"
 
 
 def test_not_installed_outside_daphne(tmp_path):
@@ -259,4 +262,53 @@ def test_not_installed_outside_daphne(tmp_path):
     # that alone must not install anything.
     names, flags, _ = gate(tmp_path, "plain")
     assert names == "-"
-    assert flags == "0 0 0 0"
+    assert flags == "0 0 0 0 0"
+
+
+# ---- DAPHNE_RELEASE_UPGRADE_REQUEST: a real daphne, real websockets ---------------------
+
+@pytest.mark.parametrize("release", [True, False], ids=["release", "stock"])
+async def test_the_upgrade_request_is_freed_and_websockets_still_work(tmp_path, release):
+    import aiohttp
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "tests.daphne_upgrade_app:app"],
+        cwd=ROOT, env={**os.environ, "RELEASE": "1" if release else "0"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "daphne did not start"
+                time.sleep(0.1)
+        big = "x" * 200_000  # more than a kernel buffer: the write path without a producer
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"ws://127.0.0.1:{port}/ws") for _ in range(20)]
+            for ws in sockets:
+                await ws.send_str(big)
+            for ws in sockets:
+                assert (await ws.receive(timeout=10)).data == big
+            # daphne's once-a-second application_checker forgets the upgrade requests
+            await asyncio.sleep(2.5)
+            async with session.get(f"http://127.0.0.1:{port}/count") as resp:
+                alive = int(await resp.text())
+            # the GET's own channel is alive while it is answered
+            assert (alive <= 1) if release else (alive >= 21), alive
+            for ws in sockets:
+                await ws.send_str("still here")
+                assert (await ws.receive(timeout=10)).data == "still here"
+                await ws.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
