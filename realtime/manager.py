@@ -23,7 +23,49 @@ logger = logging.getLogger(__name__)
 GROUP = "socketio"
 
 
-class ChannelLayerManager(AsyncPubSubManager):
+class RoomIndex:
+    """Each socket's rooms, kept beside python-socketio's room -> sockets map.
+
+    Stock ``BaseManager.basic_disconnect`` copies the whole room map and tests every room
+    for the leaving socket, and ``get_rooms`` walks every room: with ~3 rooms per socket a
+    disconnect costs O(all sockets), so everyone leaving at once (a deploy, a network
+    blip) is quadratic: a third of a 10,000-socket profile. With the index both are
+    O(the socket's own rooms). Must come before the manager class in the bases.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) -> rooms, None included
+
+    def basic_enter_room(self, sid, namespace, room, eio_sid=None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self.rooms_of.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid, namespace, room) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self.rooms_of.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self.rooms_of[(namespace, sid)]
+
+    def basic_disconnect(self, sid, namespace, **kwargs) -> None:
+        # stock, with the socket's own rooms instead of a scan of every room
+        for room in list(self.rooms_of.get((namespace, sid), ())):
+            self.basic_leave_room(sid, namespace, room)
+        self.rooms_of.pop((namespace, sid), None)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            if sid in pending.get(namespace, ()):
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+    def get_rooms(self, sid, namespace) -> list:
+        return [room for room in self.rooms_of.get((namespace, sid), ()) if room is not None]
+
+
+class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
     name = "channel_layer"
 
     def __init__(
