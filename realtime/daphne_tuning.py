@@ -239,22 +239,30 @@ def _lean_application_checker(self):
 _daphne_logger = logging.getLogger("daphne.server")  # the logger daphne's method uses
 
 
-def _patch_daphne_server(setting: str, method: str, replacement) -> bool:
-    """Replace one ``daphne.server.Server`` method, on the daphne versions it was written for."""
+def _patch_daphne(setting: str, owner: str, method: str, replacement):
+    """Replace ``daphne.<owner>.<method>`` on the daphne versions it was written for.
+
+    ``owner`` is "server.Server" or "http_protocol.WebRequest". Returns the method
+    replaced, or None when the version is not one of ``_DAPHNE_VERSIONS``.
+    """
+    import importlib
+
     import daphne
-    from daphne.server import Server
 
     if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
         logger.warning("%s skipped: written for daphne %s, found %s",
                        setting, _DAPHNE_VERSIONS, daphne.__version__)
-        return False
-    setattr(Server, method, replacement)
-    return True
+        return None
+    module, cls_name = owner.rsplit(".", 1)
+    cls = getattr(importlib.import_module(f"daphne.{module}"), cls_name)
+    stock = getattr(cls, method)
+    setattr(cls, method, replacement)
+    return stock
 
 
 def _install_lean_app_checker() -> bool:
-    return _patch_daphne_server("DAPHNE_LEAN_APP_CHECKER", "application_checker",
-                                _lean_application_checker)
+    return _patch_daphne("DAPHNE_LEAN_APP_CHECKER", "server.Server", "application_checker",
+                         _lean_application_checker) is not None
 
 
 # ---- 4. slim application queues ------------------------------------------------------------
@@ -281,7 +289,8 @@ def _create_application(self, protocol, scope):
 
 
 def _install_slim_queues() -> bool:
-    return _patch_daphne_server("DAPHNE_SLIM_QUEUES", "create_application", _create_application)
+    return _patch_daphne("DAPHNE_SLIM_QUEUES", "server.Server", "create_application",
+                         _create_application) is not None
 
 
 # ---- 5. let the upgrade request go ------------------------------------------------------
@@ -308,15 +317,11 @@ def _process_then_release(self):
 
 def _install_release_upgrade_request() -> bool:
     global _stock_web_request_process
-    import daphne
-    from daphne.http_protocol import WebRequest
-
-    if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
-        logger.warning("DAPHNE_RELEASE_UPGRADE_REQUEST skipped: written for daphne %s, found %s",
-                       _DAPHNE_VERSIONS, daphne.__version__)
+    stock = _patch_daphne("DAPHNE_RELEASE_UPGRADE_REQUEST", "http_protocol.WebRequest", "process",
+                          _process_then_release)
+    if stock is None:
         return False
-    _stock_web_request_process = WebRequest.process
-    WebRequest.process = _process_then_release
+    _stock_web_request_process = stock
     return True
 
 

@@ -152,11 +152,8 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         room = message.get("room")
         if room is None:
             return True
-        rooms = self.rooms.get(message.get("namespace") or "/", {})
-        for name in [room] if isinstance(room, str) else room:
-            if name in rooms and sid in rooms[name]:
-                return True
-        return False
+        mine = self.rooms_of.get((message.get("namespace") or "/", sid), ())
+        return any(name in mine for name in ([room] if isinstance(room, str) else room))
 
     async def _publish(self, data: dict) -> None:
         if self.single_process:

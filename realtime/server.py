@@ -118,8 +118,9 @@ def create_server() -> socketio.AsyncServer:
     )
     sockets: dict[str, SocketState] = {}
 
-    async def expire(sid: str) -> None:
-        await server.disconnect(sid)
+    def expire(sid: str) -> None:
+        """The socket's token expired: disconnect it (a timer callback, one per socket)."""
+        asyncio.ensure_future(server.disconnect(sid))
 
     @server.event
     async def connect(sid, environ, auth=None):
@@ -140,7 +141,7 @@ def create_server() -> socketio.AsyncServer:
         )
         loop = asyncio.get_running_loop()
         delay = max(0.0, identity.exp - time.time())
-        state.expiry = loop.call_later(delay, lambda: asyncio.ensure_future(expire(sid)))
+        state.expiry = loop.call_later(delay, expire, sid)
         sockets[sid] = state
         if last_event_id is not None:
             # Buffer live events for this socket before it joins its rooms.

@@ -39,7 +39,6 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 
 from engineio import async_server, async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi as asgi_driver
@@ -169,11 +168,13 @@ class Heartbeat:
     def _fire(self) -> None:
         self._timer = None
         now = time.monotonic() / self.tick
+        ping = packet.Packet(packet.PING)  # one packet (and encoding) for every due socket
+        sent_at = time.time()
         for due in sorted(k for k in self.buckets if k <= now):
             for socket in self.buckets.pop(due):
                 if not socket.closing and not socket.closed:
-                    socket.last_ping = time.time()
-                    socket.send_nowait(packet.Packet(packet.PING))
+                    socket.last_ping = sent_at
+                    socket.send_nowait(ping)
         if self.buckets:
             self._arm()
 
@@ -185,28 +186,52 @@ def heartbeat_of(server: async_server.AsyncServer) -> Heartbeat:
     return beat
 
 
-def daphne_writer(ws) -> Callable[[str | bytes], None] | None:
-    """A function writing one frame to this websocket now, when daphne serves it."""
-    send = getattr(ws, "asgi_send", None)
-    try:
-        from daphne.server import Server as DaphneServer
-    except ImportError:  # pragma: no cover - daphne is in requirements
-        return None
-    if not (isinstance(send, functools.partial) and len(send.args) == 1
-            and getattr(send.func, "__func__", None) is DaphneServer.handle_reply):
-        return None
-    connections, protocol = send.func.__self__.connections, send.args[0]
+class DaphneWebsocket:
+    """Writes frames to one daphne websocket now (daphne's ASGI send never suspends).
 
-    def write(frame: str | bytes) -> None:
-        connection = connections.get(protocol)
+    An object with two slots per held socket, rather than a closure (a function and its
+    cells) per socket.
+    """
+
+    __slots__ = ("connections", "protocol")
+
+    def __init__(self, connections: dict, protocol) -> None:
+        self.connections = connections
+        self.protocol = protocol
+
+    @classmethod
+    def of(cls, ws) -> DaphneWebsocket | None:
+        """The writer for this engine.io websocket, when daphne serves it."""
+        send = getattr(ws, "asgi_send", None)
+        if not (isinstance(send, functools.partial) and len(send.args) == 1
+                and getattr(send.func, "__func__", None) is _daphne_handle_reply()):
+            return None
+        return cls(send.func.__self__.connections, send.args[0])
+
+    def write(self, frame: str | bytes) -> None:
+        connection = self.connections.get(self.protocol)
         if connection is None or connection.get("disconnected"):
             return
         if isinstance(frame, bytes):
-            protocol.handle_reply({"type": "websocket.send", "bytes": frame, "text": None})
+            self.protocol.handle_reply({"type": "websocket.send", "bytes": frame, "text": None})
         else:
-            protocol.handle_reply({"type": "websocket.send", "bytes": None, "text": frame})
+            self.protocol.handle_reply({"type": "websocket.send", "bytes": None, "text": frame})
 
-    return write
+
+@functools.cache
+def _daphne_handle_reply():
+    try:
+        from daphne.server import Server
+    except ImportError:  # pragma: no cover - daphne is in requirements
+        return None
+    return Server.handle_reply
+
+
+def _within_limit(data, limit: int):
+    """What ``ws.wait()`` returned, unless it is over engine.io's packet size limit."""
+    if data and len(data) > limit:
+        raise ValueError("packet is too large")
+    return data
 
 
 # ---- AsyncSocket methods ----------------------------------------------------------------
@@ -244,9 +269,9 @@ async def poll(self) -> list:
 
 def send_nowait(self, pkt: packet.Packet) -> None:
     """Write the packet now on an open websocket, else queue it for the transport."""
-    write = self._write
-    if write is not None:
-        write(pkt.encode())
+    websocket = self._websocket
+    if websocket is not None:
+        websocket.write(pkt.encode())
     else:
         self.queue.put_nowait(pkt)
 
@@ -264,22 +289,17 @@ def schedule_ping(self) -> None:
 
 
 async def websocket_handler(self, ws) -> None:
-    write = daphne_writer(ws)
-    if write is None:
+    websocket = DaphneWebsocket.of(ws)
+    if websocket is None:
         return await _stock_websocket_handler(self, ws)
     server = self.server
-
-    async def websocket_wait():
-        data = await ws.wait()
-        if data and len(data) > server.max_http_buffer_size:
-            raise ValueError("packet is too large")
-        return data
+    limit = server.max_http_buffer_size
 
     if self.connected:
         # an upgrade from polling: the probe exchange, as stock engine.io does it
         self.upgrading = True
         try:
-            pkt = await websocket_wait()
+            pkt = _within_limit(await ws.wait(), limit)
         except OSError:
             return
         decoded = packet.Packet(encoded_packet=pkt)
@@ -289,7 +309,7 @@ async def websocket_handler(self, ws) -> None:
         await ws.send(packet.Packet(packet.PONG, data="probe").encode())
         await self.queue.put(packet.Packet(packet.NOOP))  # end the pending poll
         try:
-            pkt = await websocket_wait()
+            pkt = _within_limit(await ws.wait(), limit)
         except OSError:
             self.upgrading = False
             return
@@ -310,14 +330,14 @@ async def websocket_handler(self, ws) -> None:
         if pkt is None:
             closing = True
             break
-        write(pkt.encode())
-    self._write = None if closing else write
+        websocket.write(pkt.encode())
+    self._websocket = None if closing else websocket
 
     timeout = server.ping_interval + server.ping_timeout
     while not closing:
         try:
             async with asyncio.timeout(timeout):
-                p = await websocket_wait()
+                p = _within_limit(await ws.wait(), limit)
         except BaseException:  # timeout, disconnect, oversize, cancellation: as stock
             break
         if p is None:
@@ -331,7 +351,7 @@ async def websocket_handler(self, ws) -> None:
         except Exception:
             server.logger.exception("Unknown receive error")
 
-    self._write = None
+    self._websocket = None
     await ws.close()
     await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
 
@@ -455,7 +475,7 @@ LEAN_ENGINEIO_VERSIONS = ("4.15.",)
 def install(*, lean: bool = True) -> bool:
     """Install the poll fix, and the lean sockets if asked; True when the lean ones are in."""
     async_socket.AsyncSocket.poll = poll
-    async_socket.AsyncSocket._write = None  # set while a lean websocket is open
+    async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
     async_socket.AsyncSocket.send_nowait = send_nowait
     if not lean:
         return False
