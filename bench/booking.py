@@ -42,11 +42,7 @@ def run_mode(mode: str, args) -> dict:
             "connectConcurrency": args.concurrency, "deliveryTimeoutMs": 120_000,
             "hardTimeoutSeconds": 900, "countEvents": True,
         }, name=f"load-booking-{mode}")
-        ready = load.wait("ready", 600)
-        c.log(f"{mode}: {ready['connected']} sockets in {ready['connectSeconds']:.1f}s; booking")
-        cpu0 = c.cpu_seconds(proc.pid)
-        result = load.finish(600)
-        result["serverCpu"] = c.cpu_seconds(proc.pid) - cpu0
+        result = c.measured_run(load, [proc.pid], mode, "booking")
     finally:
         c.stop(proc)
     return result

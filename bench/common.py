@@ -317,6 +317,21 @@ def other_cpu(busy0: float, server_cpu: float, client_cpu: float) -> float:
     return max(0.0, machine_busy_seconds() - busy0 - server_cpu - client_cpu)
 
 
+def measured_run(load: Load, pids: list[int], label: str, what: str) -> dict:
+    """Wait until the load's sockets are connected, then finish the run measuring the CPU
+    of each server (``serverCpuEach``, summed in ``serverCpu``) and, when the load
+    generator reports its own, of everything else on the machine (``otherCpu``)."""
+    ready = load.wait("ready", 600)
+    log(f"{label}: {ready['connected']} sockets in {ready['connectSeconds']:.1f}s; {what}")
+    cpu0, busy0 = [cpu_seconds(pid) for pid in pids], machine_busy_seconds()
+    result = load.finish(600)
+    result["serverCpuEach"] = [cpu_seconds(pid) - x for pid, x in zip(pids, cpu0, strict=True)]
+    result["serverCpu"] = sum(result["serverCpuEach"])
+    if "clientCpu" in result:
+        result["otherCpu"] = other_cpu(busy0, result["serverCpu"], result["clientCpu"])
+    return result
+
+
 def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 

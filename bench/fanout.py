@@ -54,12 +54,7 @@ def run_one(kind: str, args, data_by_mode: dict) -> dict:
                    broadcastBody={"type": "info"})
     try:
         load = c.Load(cfg, name=f"load-{kind}")
-        ready = load.wait("ready", 600)
-        c.log(f"{kind}: {ready['connected']} sockets in {ready['connectSeconds']:.1f}s; broadcasting")
-        cpu0, busy0 = c.cpu_seconds(proc.pid), c.machine_busy_seconds()
-        result = load.finish(600)
-        result["serverCpu"] = c.cpu_seconds(proc.pid) - cpu0
-        result["otherCpu"] = c.other_cpu(busy0, result["serverCpu"], result["clientCpu"])
+        result = c.measured_run(load, [proc.pid], kind, "broadcasting")
         result["serverRssMiB"] = c.rss_bytes(proc.pid) / 2**20
     finally:
         c.stop(proc)

@@ -36,12 +36,7 @@ def run_one(procs_n: int, args, env: dict, tokens: dict) -> dict:
             "adminToken": tokens["admin"], "broadcastBody": {"type": "info", "role": "PATIENT"},
             "deliveryTimeoutMs": 120_000, "hardTimeoutSeconds": 900,
         }, name=f"load-scale-{procs_n}")
-        ready = load.wait("ready", 600)
-        c.log(f"{procs_n} process(es): {ready['connected']} sockets in {ready['connectSeconds']:.1f}s")
-        cpu0, busy0 = [c.cpu_seconds(p.pid) for p, _ in servers], c.machine_busy_seconds()
-        result = load.finish(600)
-        result["serverCpu"] = [c.cpu_seconds(p.pid) - x for (p, _), x in zip(servers, cpu0, strict=True)]
-        result["otherCpu"] = c.other_cpu(busy0, sum(result["serverCpu"]), result["clientCpu"])
+        result = c.measured_run(load, [p.pid for p, _ in servers], f"{procs_n} process(es)", "broadcasting")
     finally:
         for proc, _ in servers:
             c.stop(proc)
@@ -69,7 +64,7 @@ def main() -> None:
 
     def busy_cores(res) -> float:
         window = res["delivered"] / res["deliveriesPerSecond"] if res["deliveriesPerSecond"] else 0
-        used = sum(res["serverCpu"]) + res["clientCpu"] + res["otherCpu"]
+        used = res["serverCpu"] + res["clientCpu"] + res["otherCpu"]
         return round(used / window, 2) if window else 0.0
 
     def median(n):
@@ -82,7 +77,7 @@ def main() -> None:
         rows.append([f"{n} daphne process(es), Redis + PG", res["connected"], res["expected"],
                      res["delivered"], res["lost"], res["duplicates"], res["deliveriesPerSecond"],
                      res["latencyMs"]["p50"], res["latencyMs"]["p99"],
-                     " + ".join(f"{x:.1f}" for x in res["serverCpu"]), res["clientCpu"], res["otherCpu"],
+                     " + ".join(f"{x:.1f}" for x in res["serverCpuEach"]), res["clientCpu"], res["otherCpu"],
                      busy_cores(res)])
     print()
     print(f"scale-out: {args.sockets} sockets x {args.broadcasts} broadcasts, "
