@@ -231,6 +231,13 @@ class Party:
         assert status == 201, rdv
         return rdv
 
+    def conversation(self, patient: str = "alice", doctor: str = "martin") -> int:
+        """The patient's conversation with the doctor (after booking with them): its id."""
+        self.book(patient, self.publish(doctor)["id"])
+        status, conv = self.api(patient, "POST", "conversations/", {"participant": self.id(doctor)})
+        assert status in (200, 201), conv
+        return conv["id"]
+
     async def serie(self, doctor: str, count: int = SERIE_SIZE, minutes: int = SERIE_MINUTES,
               url: str | None = None) -> tuple[datetime, int]:
         """POST /api/creneaux/serie/: ``count`` back-to-back slots in one transaction."""

@@ -161,19 +161,10 @@ async def test_conflict_only_to_the_requester(party):
     assert rdv["patient"]["id"] == party.id("alice")
 
 
-async def _conversation(party: Party) -> int:
-    """alice <-> martin (alice has a booking with martin)."""
-    slot = party.publish("martin")
-    party.book("alice", slot["id"])
-    status, conv = party.api("alice", "POST", "conversations/", {"participant": party.id("martin")})
-    assert status in (200, 201), conv
-    return conv["id"]
-
-
 async def test_message_new_once_per_socket_and_message_read(party):
     await party.connect(*EVERYONE)
     (martin_bare,) = await party.connect("martin", key="martin-2")  # user room only
-    conv = await _conversation(party)
+    conv = party.conversation()
     room = f"conversation:{conv}"
     for who in ("alice", "martin", "secretariat"):
         ack = await party.clients[who].call("join-room", room)
@@ -213,7 +204,7 @@ async def test_message_new_once_per_socket_and_message_read(party):
 
 async def test_message_new_without_joining_reaches_the_recipient_user_room(party):
     await party.connect("alice", "martin", "bob", "bernard")
-    conv = await _conversation(party)
+    conv = party.conversation()
     status, message = party.api("martin", "POST", f"conversations/{conv}/messages/",
                                 {"contenu": "Résultats disponibles"})
     assert status == 201, message

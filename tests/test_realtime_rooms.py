@@ -71,17 +71,9 @@ async def test_automatic_rooms_per_role(party):
         assert not party.clients[who].matching("notification:general", lambda p: p["eventId"] == event["id"])
 
 
-async def _conversation(party: Party) -> int:
-    debut_fin = party.publish("martin")
-    party.book("alice", debut_fin["id"])
-    status, conv = party.api("alice", "POST", "conversations/", {"participant": party.id("martin")})
-    assert status in (200, 201), conv
-    return conv["id"]
-
-
 async def test_conversation_rooms_join_and_leave(party):
     await party.connect("alice", "bob", "martin", "bernard", "secretariat", "admin")
-    conv = await _conversation(party)
+    conv = party.conversation()
     room = f"conversation:{conv}"
     for who in ("alice", "martin", "secretariat", "admin"):
         ack = await party.clients[who].call("join-room", room)
