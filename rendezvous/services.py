@@ -6,11 +6,13 @@ not sent from here: ``post_save`` receivers in ``realtime`` publish them on comm
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
@@ -62,6 +64,30 @@ def _check_new_period(acteur: User, medecin: Medecin, debut: datetime, fin: date
         raise DomainError("Un créneau ne peut pas commencer dans le passé", code="creneau_passe")
 
 
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+
+
+@contextmanager
+def _overlap_is_conflict(message: str) -> Iterator[None]:
+    """Insert slots in a transaction of their own; losing the race for the period is a 409.
+
+    The database refuses an overlapping slot (exclusion constraint, triggers): an
+    IntegrityError. On PostgreSQL, two transactions inserting overlapping slots at the
+    same moment can also each wait for the other in the constraint check; PostgreSQL
+    then aborts one of them as a deadlock victim, which lost the same race.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        raise Conflit(message, code="creneau_chevauchement") from exc
+    except OperationalError as exc:
+        cause = exc.__cause__
+        if (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) != DEADLOCK_DETECTED:
+            raise
+        raise Conflit(message, code="creneau_chevauchement") from exc
+
+
 def publish_creneau(*, acteur: User, medecin: Medecin, debut: datetime, fin: datetime) -> Creneau:
     _check_new_period(acteur, medecin, debut, fin)
     if fin - debut > MAX_CRENEAU_DUREE:
@@ -75,13 +101,8 @@ def publish_creneau(*, acteur: User, medecin: Medecin, debut: datetime, fin: dat
             code="creneau_chevauchement",
             details={"creneau": chevauche.pk},
         )
-    try:
-        with transaction.atomic():
-            return Creneau.objects.create(medecin=medecin, debut=debut, fin=fin)
-    except IntegrityError as exc:  # lost a race against an overlapping slot
-        raise Conflit(
-            "Ce créneau chevauche un créneau existant", code="creneau_chevauchement"
-        ) from exc
+    with _overlap_is_conflict("Ce créneau chevauche un créneau existant"):
+        return Creneau.objects.create(medecin=medecin, debut=debut, fin=fin)
 
 
 MAX_SERIE = 10_000
@@ -102,18 +123,14 @@ def publish_serie(
         )
     if Creneau.objects.filter(medecin=medecin, actif=True, debut__lt=fin, fin__gt=debut).exists():
         raise Conflit("Cette période chevauche des créneaux existants", code="creneau_chevauchement")
-    try:
-        with transaction.atomic():
-            # save() one by one: each slot is an event (creneau:available), in order.
-            return [
-                Creneau.objects.create(
-                    medecin=medecin, debut=debut + i * duree, fin=debut + (i + 1) * duree
-                )
-                for i in range(count)
-            ]
-    except IntegrityError as exc:
-        raise Conflit("Cette période chevauche des créneaux existants",
-                      code="creneau_chevauchement") from exc
+    with _overlap_is_conflict("Cette période chevauche des créneaux existants"):
+        # save() one by one: each slot is an event (creneau:available), in order.
+        return [
+            Creneau.objects.create(
+                medecin=medecin, debut=debut + i * duree, fin=debut + (i + 1) * duree
+            )
+            for i in range(count)
+        ]
 
 
 def withdraw_creneau(*, acteur: User, creneau: Creneau) -> Creneau:
