@@ -63,10 +63,13 @@ INSTALLED_APPS = [
     "rendezvous",
     "messagerie",
     "realtime",
+    "audit",  # access log of personal data (audit.JournalAcces)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # IP, user agent and request id of this request, for the access log (audit/context.py).
+    "audit.context.ContexteRequeteMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

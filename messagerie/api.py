@@ -7,6 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from audit import journal
 from medical_booking.errors import Introuvable
 from rendezvous.api import valid
 from rendezvous.models import User
@@ -32,6 +33,17 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "user": self.request.user}
 
+    # The access log: conversations carry their last message.
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        journal.lecture_conversations(request.user, page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        conversation = self.get_object()
+        journal.lecture_conversations(request.user, [conversation], detail=True)
+        return Response(self.get_serializer(conversation).data)
+
     @extend_schema(request=ConversationCreateSerializer, responses={201: ConversationSerializer})
     def create(self, request):
         data = valid(ConversationCreateSerializer, request.data)
@@ -40,6 +52,8 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             raise Introuvable("Utilisateur introuvable")
         conversation, created = services.open_conversation(user=request.user, other=other)
         conversation = self.get_queryset().get(pk=conversation.pk)
+        if not created:  # an existing conversation is returned with its last message
+            journal.lecture_conversations(request.user, [conversation], detail=True)
         return Response(
             ConversationSerializer(conversation, context={"user": request.user}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -58,6 +72,7 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
         qs = conversation.messages.select_related("auteur").order_by("-created_at", "-id")
         page = self.paginate_queryset(qs)
+        journal.lecture_messages(request.user, conversation, page)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={200: {"type": "object"}})

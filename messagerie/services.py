@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from audit import journal
 from medical_booking.errors import PermissionRefusee
 from rendezvous.models import User
 from rendezvous.selectors import can_message
@@ -34,22 +35,33 @@ def open_conversation(*, user: User, other: User) -> tuple[Conversation, bool]:
         Participation.objects.bulk_create(
             [Participation(conversation=conversation, user=u) for u in (user, other)]
         )
+        journal.changement(acteur=user, action=journal.Action.CREATION,
+                           objet_type=journal.TypeObjet.CONVERSATION, objet_id=conversation.pk,
+                           patient_id=journal.patient_parmi((u.pk, u.role) for u in (user, other)))
         return conversation, True
 
 
-def send_message(*, auteur: User, conversation: Conversation, contenu: str) -> Message:
-    if not conversation.participation_set.filter(user=auteur).exists():
+def _participants(conversation: Conversation, user: User) -> list[tuple[int, str]]:
+    """(id, role) of each participant, refusing a non-participant (one query)."""
+    participants = list(conversation.participation_set.values_list("user_id", "user__role"))
+    if user.pk not in {pk for pk, _ in participants}:
         raise PermissionRefusee("Vous ne participez pas à cette conversation")
+    return participants
+
+
+def send_message(*, auteur: User, conversation: Conversation, contenu: str) -> Message:
+    participants = _participants(conversation, auteur)
     with transaction.atomic():
         message = Message.objects.create(conversation=conversation, auteur=auteur, contenu=contenu)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=message.created_at)
+        journal.changement(acteur=auteur, action=journal.Action.ENVOI, objet_type=journal.TypeObjet.MESSAGE,
+                           objet_id=message.pk, patient_id=journal.patient_parmi(participants))
         return message
 
 
 def mark_read(*, lecteur: User, conversation: Conversation) -> list[int]:
     """Mark every message from the others as read; returns the ids newly read."""
-    if not conversation.participation_set.filter(user=lecteur).exists():
-        raise PermissionRefusee("Vous ne participez pas à cette conversation")
+    participants = _participants(conversation, lecteur)
     with transaction.atomic():
         unread = conversation.messages.filter(lu_at__isnull=True).exclude(auteur=lecteur)
         rows = list(unread.values_list("pk", "auteur_id"))
@@ -58,6 +70,9 @@ def mark_read(*, lecteur: User, conversation: Conversation) -> list[int]:
         ids = [pk for pk, _ in rows]
         lu_at = timezone.now()
         conversation.messages.filter(pk__in=ids).update(lu_at=lu_at)
+        journal.changement(acteur=lecteur, action=journal.Action.ACCUSE_LECTURE,
+                           objet_type=journal.TypeObjet.MESSAGE, objet_id=ids[0] if len(ids) == 1 else None,
+                           objet_ids=ids, patient_id=journal.patient_parmi(participants))
         messages_read.send(
             sender=Conversation, conversation=conversation, lecteur=lecteur,
             message_ids=ids, auteurs=sorted({auteur for _, auteur in rows}), lu_at=lu_at,

@@ -4,6 +4,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from audit import journal
+from audit.admin import JournaliseAdmin
 from medical_booking.errors import DomainError
 from rendezvous.models import Cabinet, Role, User
 
@@ -28,8 +30,11 @@ class BroadcastForm(forms.Form):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    """The event log (notification centre and replay source), plus the broadcast form."""
+class EventAdmin(JournaliseAdmin, admin.ModelAdmin):
+    """The event log (notification centre and replay source), plus the broadcast form.
+
+    An event's page shows its data (a booking, a message): logged in the access log.
+    """
 
     list_display = ["id", "name", "type", "message", "notify", "to_everyone", "created_at"]
     list_filter = ["name", "type", "notify"]
@@ -37,6 +42,11 @@ class EventAdmin(admin.ModelAdmin):
     readonly_fields = ["name", "type", "message", "data", "notify", "to_everyone", "created_at"]
     inlines = [EventRoomInline]
     change_list_template = "admin/realtime/event/change_list.html"
+    journal_liste = False  # the list shows names and messages, no data
+    journal_objet_type = journal.TypeObjet.NOTIFICATION
+
+    def journal_patients(self, objs):
+        return journal.par_patient((journal.patient_d_evenement(e.name, e.data), e.pk) for e in objs)
 
     def has_add_permission(self, request):
         return False

@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from audit import journal
 from rendezvous.api import valid
 
 from . import selectors, services
@@ -28,7 +29,9 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return qs
 
     def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        journal.lecture_notifications(request.user, page)  # bookings and messages they carry
+        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
         response.data["non_lues"] = selectors.unread_count(request.user)
         return response
 

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from audit import journal
+from audit.admin import JournaliseAdmin
 from medical_booking.errors import DomainError
 
 from . import services
@@ -78,7 +80,7 @@ def annuler(modeladmin, request, queryset):
 
 
 @admin.register(RendezVous)
-class RendezVousAdmin(admin.ModelAdmin):
+class RendezVousAdmin(JournaliseAdmin, admin.ModelAdmin):
     list_display = ["id", "patient", "patient_email", "medecin_display", "debut", "statut", "created_at"]
     list_filter = ["statut", "creneau__medecin__cabinet", "creneau__medecin"]
     search_fields = ["patient__email", "patient__last_name", "motif"]
@@ -87,6 +89,10 @@ class RendezVousAdmin(admin.ModelAdmin):
     raw_id_fields = ["patient", "creneau", "annule_par"]
     readonly_fields = ["statut", "annule_par", "confirme_at", "annule_at", "created_at", "updated_at"]
     actions = [confirmer, annuler]
+    journal_objet_type = journal.TypeObjet.RENDEZVOUS
+
+    def journal_patients(self, objs):
+        return journal.par_patient((r.patient_id, r.pk) for r in objs)
 
     @admin.display(description="e-mail", ordering="patient__email")
     def patient_email(self, obj):

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from audit import journal
 from medical_booking.errors import DomainError, Introuvable, PermissionRefusee
 
 from . import selectors, services
@@ -220,6 +221,16 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return RendezVous.objects.none()
         return selectors.rendezvous_visibles(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        journal.lecture_rendezvous(request.user, page)  # the access log: others' bookings shown
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        rdv = self.get_object()
+        journal.lecture_rendezvous(request.user, [rdv], detail=True)
+        return Response(self.get_serializer(rdv).data)
 
     @extend_schema(request=RendezVousCreateSerializer,
                    responses={201: RendezVousSerializer, 409: CreneauSerializer})

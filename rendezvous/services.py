@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from audit import journal
 from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
 
 from . import policies
@@ -166,7 +167,9 @@ def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezV
     creneau.reserve = True
     try:
         with transaction.atomic():
-            return RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
+            rdv = RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
+            _journal(patient, journal.Action.CREATION, rdv)
+            return rdv
     except IntegrityError:
         _conflict(creneau, patient)
 
@@ -189,6 +192,7 @@ def confirm_rendezvous(*, acteur: User, rdv: RendezVous) -> RendezVous:
         rdv.statut = StatutRendezVous.CONFIRME
         rdv.confirme_at = timezone.now()
         rdv.save(update_fields=["statut", "confirme_at", "updated_at"])
+        _journal(acteur, journal.Action.CONFIRMATION, rdv)
         return rdv
 
 
@@ -204,7 +208,14 @@ def cancel_rendezvous(*, acteur: User, rdv: RendezVous, motif: str = "") -> Rend
         rdv.annule_at = timezone.now()
         rdv.motif_annulation = motif
         rdv.save(update_fields=["statut", "annule_par", "annule_at", "motif_annulation", "updated_at"])
+        _journal(acteur, journal.Action.ANNULATION, rdv)
         return rdv
+
+
+def _journal(acteur: User, action: str, rdv: RendezVous) -> None:
+    """The access log's row for this change, in its transaction (audit.journal)."""
+    journal.changement(acteur=acteur, action=action, objet_type=journal.TypeObjet.RENDEZVOUS,
+                       objet_id=rdv.pk, patient_id=rdv.patient_id)
 
 
 def _lock(rdv: RendezVous) -> RendezVous:

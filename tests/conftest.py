@@ -46,6 +46,33 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL (PostgreSQL) and REDIS_URL")
 
 
+@pytest.fixture(autouse=True)
+def _access_log_purged_before_flush(request):
+    """Transactional tests end with Django's flush: on SQLite a DELETE FROM every table,
+    which the access log's triggers refuse (PostgreSQL's TRUNCATE is not a row DELETE).
+    Purge the log first the way an operator would (audit/migrations/0002)."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames)
+    if not transactional and not (marker and marker.kwargs.get("transaction")):
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # so this teardown runs before the flush
+    yield
+    from importlib import import_module
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "sqlite":
+        return
+    triggers = import_module("audit.migrations.0002_journal_immuable")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in triggers.SQLITE_BACKWARD:
+            cursor.execute(sql)
+        cursor.execute("DELETE FROM audit_journalacces")
+        for sql in triggers.SQLITE_FORWARD:
+            cursor.execute(sql)
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
     """One embedded-mode daphne (in-memory channel layer), seeded with the demo data.
