@@ -64,6 +64,11 @@ class JournalAccesAdmin(admin.ModelAdmin):
         return self._filtre("patient", obj.patient_id, f"#{obj.patient_id}") if obj.patient_id else "—"
 
 
+def _contexte(response) -> dict:
+    """The template context of an admin page (a TemplateResponse not rendered yet), or {}."""
+    return getattr(response, "context_data", None) or {}
+
+
 class JournaliseAdmin:
     """For the ModelAdmin of an object carrying a patient's data: the list page, the
     detail page, saves and deletions are written to the access log.
@@ -81,26 +86,39 @@ class JournaliseAdmin:
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        cl = _contexte(response).get("cl")
         if self.journal_liste and cl is not None:
             journal.lectures(request.user, self.journal_objet_type, self.journal_patients(cl.result_list))
         return response
 
+    # Pages that show one object: its form (a GET, or a form sent back with errors), its
+    # history (object names), the deletion confirmation.
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
-        obj = (getattr(response, "context_data", None) or {}).get("original")
-        if obj is not None:  # the page shows the object (a GET, or a form sent back with errors)
-            journal.lectures(request.user, self.journal_objet_type, self.journal_patients([obj]),
-                             objet_id=obj.pk)
+        self._lecture(request, _contexte(response).get("original"))
         return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        self._lecture(request, _contexte(response).get("object"))
+        return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)
+        self._lecture(request, _contexte(response).get("object"))
+        return response
+
+    def _lecture(self, request, obj) -> None:
+        if obj is not None:
+            journal.lectures(request.user, self.journal_objet_type, self.journal_patients([obj]), objet_id=obj.pk)
 
     def save_model(self, request, obj, form, change):
         """In the admin's transaction; both the old and the new patient when it changed."""
-        patients = self.journal_patients([type(obj).objects.get(pk=obj.pk)]) if change else {}
+        patients = set(self.journal_patients([type(obj).objects.get(pk=obj.pk)])) if change else set()
         super().save_model(request, obj, form, change)
-        for patient_id in {**patients, **self.journal_patients([obj])}:
-            journal.changement(acteur=request.user, action=Action.MODIFICATION if change else Action.CREATION,
-                               objet_type=self.journal_objet_type, objet_id=obj.pk, patient_id=patient_id)
+        patients |= set(self.journal_patients([obj]))
+        journal.enregistrer(request.user, Action.MODIFICATION if change else Action.CREATION,
+                            self.journal_objet_type, {p: [obj.pk] for p in patients}, objet_id=obj.pk)
 
     def delete_model(self, request, obj):
         self._journal_suppression(request, [obj])

@@ -466,6 +466,10 @@ def test_admin_edit_and_delete_of_a_booking(world, staff):
     assert r.status_code == 302, r.content[:500]
     edits = rows(action=Action.MODIFICATION)
     assert sorted(e[3] for e in edits) == sorted([world.p1.pk, world.p3.pk])
+    for page in ("history", "delete"):  # the object's name, and the confirmation page
+        assert c.get(f"/admin/rendezvous/rendezvous/{world.rdv3.pk}/{page}/").status_code == 200
+    assert rows(action=Action.LECTURE) == 2 * [
+        (staff.pk, Action.LECTURE, TypeObjet.RENDEZVOUS, world.p2.pk, [world.rdv3.pk], world.rdv3.pk)]
     r = c.post(f"/admin/rendezvous/rendezvous/{world.rdv3.pk}/delete/", {"post": "yes"})
     assert r.status_code == 302
     assert rows(action=Action.SUPPRESSION) == [
