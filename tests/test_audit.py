@@ -495,3 +495,47 @@ def test_admin_message_and_event_pages_are_logged(world, staff, conv):
         (sa, Action.LECTURE, TypeObjet.NOTIFICATION, p1, [event.pk], event.pk),
     ]
     assert Message.objects.filter(pk=message.pk).exists()
+
+
+# --- through a real server -----------------------------------------------------------------
+
+ROWS_OF = """
+import json
+from audit.models import JournalAcces
+rows = JournalAcces.objects.filter(request_id__in={ids!r}).order_by("id")
+print(json.dumps([[r.request_id, r.action, r.objet_type, r.acteur_email, r.patient_id, r.ip, r.user_agent,
+                   r.methode, r.chemin, r.canal] for r in rows]))
+"""
+
+
+@pytest.mark.e2e
+def test_a_real_server_records_the_client_address_agent_and_request_id(live):
+    """daphne + the request-thread handler: the context variable reaches the services."""
+    import json
+    import urllib.request
+
+    from tests.live import http, login
+
+    patient, doctor = login(live.url, "chloe@demo.fr")["access"], login(live.url, "dr.bernard@demo.fr")["access"]
+    _, me = http("GET", f"{live.url}/api/me/", token=patient)
+    _, found = http("GET", f"{live.url}/api/medecins/?q=Bernard", token=patient)
+    medecin = found["results"][0]["id"]
+    _, slots = http("GET", f"{live.url}/api/creneaux/?medecin={medecin}&disponible=true", token=patient)
+
+    def call(method: str, path: str, token: str, body=None) -> tuple[int, str]:
+        req = urllib.request.Request(f"{live.url}{path}", method=method, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json", "User-Agent": UA,
+            "X-Forwarded-For": "203.0.113.7"}, data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers["X-Request-ID"]
+
+    booked, book_id = call("POST", "/api/rendezvous/", patient, {"creneau": slots["results"][0]["id"]})
+    listed, list_id = call("GET", f"/api/rendezvous/?medecin={medecin}", doctor)
+    assert (booked, listed) == (201, 200)
+    got = json.loads(live.manage("shell", "-c", ROWS_OF.format(ids=[book_id, list_id])).strip().splitlines()[-1])
+    assert [book_id, "CREATION", "RENDEZVOUS", "chloe@demo.fr", me["id"], "127.0.0.1", UA, "POST",
+            "/api/rendezvous/", "API"] in got
+    mine = [row for row in got if row[0] == list_id and row[4] == me["id"]]
+    assert mine == [[list_id, "LECTURE", "RENDEZVOUS", "dr.bernard@demo.fr", me["id"], "127.0.0.1", UA, "GET",
+                     f"/api/rendezvous/?medecin={medecin}", "API"]]
+    assert {row[0] for row in got} == {book_id, list_id}
