@@ -15,6 +15,8 @@ class ParticipationInline(admin.TabularInline):
 @admin.register(Conversation)
 class ConversationAdmin(JournaliseAdmin, admin.ModelAdmin):
     list_display = ["id", "created_at", "updated_at"]
+    inlines = [ParticipationInline]
+    search_fields = ["participants__email"]
     # The list shows ids and dates only; the page of one conversation shows its participants.
     journal_liste = False
     journal_objet_type = journal.TypeObjet.CONVERSATION
@@ -24,20 +26,16 @@ class ConversationAdmin(JournaliseAdmin, admin.ModelAdmin):
         patients = journal.patients_par_conversation(c.pk for c in objs)
         return journal.par_patient((patients[c.pk], c.pk) for c in objs)
 
-    inlines = [ParticipationInline]
-    search_fields = ["participants__email"]
-
 
 @admin.register(Message)
 class MessageAdmin(JournaliseAdmin, admin.ModelAdmin):
     list_display = ["id", "conversation", "auteur", "created_at", "lu_at"]
+    list_filter = [("lu_at", admin.EmptyFieldListFilter)]
+    search_fields = ["contenu", "auteur__email"]
+    raw_id_fields = ["conversation", "auteur"]
     journal_objet_type = journal.TypeObjet.MESSAGE
 
     def journal_patients(self, objs):
         objs = list(objs)
         patients = journal.patients_par_conversation(m.conversation_id for m in objs)
         return journal.par_patient((patients[m.conversation_id], m.pk) for m in objs)
-
-    list_filter = [("lu_at", admin.EmptyFieldListFilter)]
-    search_fields = ["contenu", "auteur__email"]
-    raw_id_fields = ["conversation", "auteur"]
