@@ -7,7 +7,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from medical_booking.errors import Introuvable
 from rendezvous.api import valid
 from rendezvous.models import User
 
@@ -36,8 +35,6 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     def create(self, request):
         data = valid(ConversationCreateSerializer, request.data)
         other = User.objects.filter(pk=data["participant"]).first()
-        if other is None:
-            raise Introuvable("Utilisateur introuvable")
         conversation, created = services.open_conversation(user=request.user, other=other)
         conversation = self.get_queryset().get(pk=conversation.pk)
         return Response(
