@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medical_booking.throttling import BroadcastThrottle
 from rendezvous.api import valid
 
 from . import selectors, services
@@ -49,7 +50,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response({"non_lues": 0})
 
     @extend_schema(request=BroadcastSerializer, responses={201: NotificationSerializer})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], throttle_classes=[BroadcastThrottle])
     def broadcast(self, request):
         data = valid(BroadcastSerializer, request.data)
         event = services.broadcast(

@@ -7,8 +7,11 @@ otherwise; under REQUIRE_SERVICES=1 (CI) a missing service fails instead of skip
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from .live import start_stack
 
@@ -44,6 +47,19 @@ def requires_redis():
 def pytest_sessionstart(session):
     if REQUIRE and not (has_postgres() and has_redis()):
         raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counters():
+    """Each test starts with no throttling history: its own key prefix in the cache.
+
+    Throttle counters live in the cache (local memory, or Redis when REDIS_URL is set);
+    without this, logins and sign-ups of earlier tests (or earlier runs, on Redis) would
+    count against later ones. Live servers have their own prefix per stack (tests/live.py).
+    """
+    cache = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
+    with override_settings(CACHES={**settings.CACHES, "default": cache}):
+        yield
 
 
 @pytest.fixture(scope="session")
