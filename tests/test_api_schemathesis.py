@@ -24,7 +24,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -62,6 +64,18 @@ def flatmap_body(context, body):
     if not keys:
         return st.just(body)
     return st.one_of(st.just(body), st.sampled_from(keys).map(lambda k: {**body, k: body[k] + "\ud800"}))
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Django's WSGI handler closes "old" database connections around each request; inside
+    the test's transaction that closes the test's own connection (PostgreSQL). Django's
+    test client disconnects the same receiver around its requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
