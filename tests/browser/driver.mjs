@@ -74,8 +74,16 @@ const ops = {
   },
   waitFunction: async ({ page: n, expression, arg, timeout }) => {
     // expression: the source of a function, called until it returns something truthy.
-    const handle = await page(n).waitForFunction(`(${expression})(${JSON.stringify(arg ?? null)})`, null, { timeout: timeout || TIMEOUT });
-    return handle.jsonValue();
+    // Polled with evaluate (DevTools evaluation): page.waitForFunction evaluates strings
+    // with eval inside the page, which the site's CSP (no 'unsafe-eval') refuses.
+    const source = `(${expression})(${JSON.stringify(arg ?? null)})`;
+    const deadline = Date.now() + (timeout || TIMEOUT);
+    for (;;) {
+      const value = await page(n).evaluate(source);
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`waitFunction timed out: ${expression}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   },
   text: async ({ page: n, selector }) => page(n).textContent(selector),
   count: async ({ page: n, selector }) => page(n).locator(selector).count(),
