@@ -66,6 +66,7 @@ if PRODUCTION and (refusal := production_refusal(SECRET_KEY, DEBUG)):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"{refusal} [production mode: {', '.join(PRODUCTION_REASONS)}]")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ALLOWED_ORIGINS = env_list(
     "CORS_ALLOWED_ORIGINS", ["http://localhost:3000", "http://127.0.0.1:3000"]
@@ -302,7 +303,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Ids in URLs (medical_booking/routing.py); ".json" suffix routes stay out of the docs.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 1,
-                                        "maximum": 2**63 - 1}},
+                                        "maximum": 2**63 - 1}},  # BIGINT
     "PREPROCESSING_HOOKS": ["drf_spectacular.hooks.preprocess_exclude_path_format"],
 }
 
