@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import math
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -48,20 +48,7 @@ def error_body(code: str, message: str, details=None) -> dict:
     return body
 
 
-def _raised_while_parsing(exc: BaseException) -> bool:
-    """True when the exception came out of DRF's body parsers (the client's bytes)."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(f"rest_framework{os.sep}parsers.py"):
-            return True
-        tb = tb.tb_next
-    return False
-
-
 def exception_handler(exc, context):
-    if isinstance(exc, RecursionError) and _raised_while_parsing(exc):
-        # Deeply nested JSON ([[[[...]]]]) exhausts the decoder's recursion: bad input, not a 500.
-        return Response(error_body("parse_error", MESSAGES["parse_error"]), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -81,6 +68,9 @@ def exception_handler(exc, context):
         return Response(error_body("server_error", "Erreur interne du serveur"), status=500)
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("validation_error", "Données invalides", response.data)
+    elif isinstance(exc, exceptions.Throttled):  # Retry-After is set by DRF's handler
+        wait = math.ceil(exc.wait) if exc.wait is not None else None
+        body = error_body("throttled", MESSAGES["throttled"], {"retry_after": wait} if wait else None)
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
         code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")

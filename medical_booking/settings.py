@@ -33,17 +33,59 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    # A development key: the embedded default must start with no configuration.
-    # Production sets SECRET_KEY; check_production_settings refuses to run without it.
-    "dev-insecure-medical-booking-key-change-me-in-production-0123456789"
-)
+# The embedded default must start with no configuration, hence a development key.
+DEV_SECRET_KEY = "dev-insecure-medical-booking-key-change-me-in-production-0123456789"
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+
+# Production mode: Redis, a database other than SQLite, or DJANGO_ENV=production. Anyone
+# holding the (public) development key can sign a token for any user, so production
+# refuses to load without a real key, and with DEBUG on.
+PRODUCTION_REASONS = [reason for reason, on in (
+    ("REDIS_URL is set", bool(os.environ.get("REDIS_URL"))),
+    ("DATABASE_URL is not SQLite", not (os.environ.get("DATABASE_URL") or "sqlite:").startswith("sqlite")),
+    ("DJANGO_ENV=production", os.environ.get("DJANGO_ENV", "").strip().lower() == "production"),
+) if on]
+PRODUCTION = bool(PRODUCTION_REASONS)
+
+
+def production_refusal(secret_key: str, debug: bool) -> str | None:
+    """Why these settings must not serve production, or None. Key rules: Django's (security.W009)."""
+    generate = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    if not os.environ.get("SECRET_KEY"):
+        return f"SECRET_KEY must be set in production; {generate}"
+    if secret_key == DEV_SECRET_KEY or secret_key.startswith("django-insecure-"):
+        return f"SECRET_KEY is a development key, not usable in production; {generate}"
+    if len(secret_key) < 50 or len(set(secret_key)) < 5:
+        return f"SECRET_KEY is too weak: at least 50 characters, 5 of them distinct; {generate}"
+    if debug:
+        return "DEBUG must be off in production (unset DEBUG or set DEBUG=false)"
+    return None
+
+
+if PRODUCTION and (refusal := production_refusal(SECRET_KEY, DEBUG)):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"{refusal} [production mode: {', '.join(PRODUCTION_REASONS)}]")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ALLOWED_ORIGINS = env_list(
     "CORS_ALLOWED_ORIGINS", ["http://localhost:3000", "http://127.0.0.1:3000"]
 )
 CORS_ALLOW_ALL_ORIGINS = env_bool("CORS_ALLOW_ALL_ORIGINS", False)
 CSRF_TRUSTED_ORIGINS = CORS_ALLOWED_ORIGINS
+
+# HTTPS deployments (TLS at daphne or at a load balancer): HSTS, secure cookies, and a
+# redirect of plain HTTP. Behind a proxy that terminates TLS, trust its X-Forwarded-Proto
+# only when told to (the proxy must overwrite the header), or every request looks insecure.
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True  # Django's default, stated: statics get it too (medical_booking/static.py)
 
 INSTALLED_APPS = [
     "daphne",  # runserver is daphne too
@@ -60,6 +102,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",
     "rendezvous",
     "messagerie",
     "realtime",
@@ -77,7 +120,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content-Security-Policy on every response (the front, the admin, the API docs, statics):
+# scripts and styles from this origin only, never inline. Socket.IO connects to this
+# origin ('self' covers ws:/wss: there). Images may be data: URIs (icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "medical_booking.urls"
 # A missing slash gets a JSON 404, not an HTML redirect that would drop a POST body.
@@ -85,7 +147,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "medical_booking" / "templates"],  # the API docs page
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -119,6 +181,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keys of this deployment on a shared Redis (channel layer and cache).
+CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "medical_booking")
 # Channel capacity: channel layers drop messages silently once a channel is full, so the
 # socket bus gets room for a burst far larger than any transaction we commit.
 CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 200_000)
@@ -133,7 +197,7 @@ if REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": 120,
-                "prefix": os.environ.get("CHANNEL_PREFIX", "medical_booking"),
+                "prefix": CHANNEL_PREFIX,
             },
         }
     }
@@ -145,8 +209,25 @@ else:
         }
     }
 
+# The cache holds the throttling counters: on Redis they are shared by every process of
+# the deployment; embedded, one process, local memory. Short timeouts: throttling fails
+# open (medical_booking/throttling.py) rather than hang a request when Redis is away.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CHANNEL_PREFIX}:cache",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 AUTH_USER_MODEL = "rendezvous.User"
 AUTH_PASSWORD_VALIDATORS = [
+    # A password close to the e-mail or the name is refused.
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
      "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -162,7 +243,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "frontend"]  # the web front's assets, under /static/
+STATICFILES_DIRS = [
+    BASE_DIR / "frontend",  # the web front's assets, under /static/
+    BASE_DIR / "medical_booking" / "static",  # the API docs page's stylesheet
+]
 
 # Requests larger than this are refused with a JSON 400 before any view runs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
@@ -173,13 +257,27 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson: invalid Unicode (a lone surrogate), NaN, 1e400 or nesting past 1024 is a 400.
+    "DEFAULT_PARSER_CLASSES": ["medical_booking.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "medical_booking.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "medical_booking.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Rates ("N/s|min|hour|day") of medical_booking/throttling.py, counted in the cache
+    # (shared by every process on Redis). A 429 carries Retry-After.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": os.environ.get("THROTTLE_LOGIN_IP", "30/min"),
+        "login_email": os.environ.get("THROTTLE_LOGIN_EMAIL", "20/hour"),
+        "register": os.environ.get("THROTTLE_REGISTER", "20/hour"),
+        "password_reset_ip": os.environ.get("THROTTLE_PASSWORD_RESET_IP", "20/hour"),
+        "password_reset_email": os.environ.get("THROTTLE_PASSWORD_RESET_EMAIL", "5/hour"),
+        "broadcast": os.environ.get("THROTTLE_BROADCAST", "10/min"),
+    },
+    # Proxies in front that append to X-Forwarded-For: the client is the address that many
+    # hops from the end. 0: the header is ignored (anyone can write it), the peer is the client.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -206,6 +304,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Ids in URLs (medical_booking/routing.py); ".json" suffix routes stay out of the docs.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 1,
+                                        "maximum": 2**63 - 1}},  # BIGINT
+    "PREPROCESSING_HOOKS": ["drf_spectacular.hooks.preprocess_exclude_path_format"],
 }
 
 # Socket.IO

@@ -1,16 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from medical_booking import frontend
+from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
 from realtime.api import NotificationViewSet
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
+    LoginView,
     LogoutView,
     MedecinViewSet,
     MeView,
@@ -18,8 +19,7 @@ from rendezvous.api import (
     RendezVousViewSet,
 )
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = Router()  # ids in URLs: whole numbers in BIGINT range, else a JSON 404
 router.register("cabinets", CabinetViewSet, basename="cabinet")
 router.register("medecins", MedecinViewSet, basename="medecin")
 router.register("creneaux", CreneauViewSet, basename="creneau")
@@ -28,13 +28,15 @@ router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("notifications", NotificationViewSet, basename="notification")
 
 api = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/", LoginView.as_view(), name="token"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/register/", RegisterView.as_view(), name="register"),
     path("me/", MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Swagger UI with its script served apart and no inline style: CSP without 'unsafe-inline'.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+         name="docs"),
     path("", include(router.urls)),
 ]
 

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit import journal
-from medical_booking.errors import Introuvable
 from rendezvous.api import valid
 from rendezvous.models import User
 
@@ -48,8 +47,6 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
     def create(self, request):
         data = valid(ConversationCreateSerializer, request.data)
         other = User.objects.filter(pk=data["participant"]).first()
-        if other is None:
-            raise Introuvable("Utilisateur introuvable")
         conversation, created = services.open_conversation(user=request.user, other=other)
         conversation = self.get_queryset().get(pk=conversation.pk)
         if not created:  # an existing conversation is returned with its last message

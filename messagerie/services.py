@@ -14,9 +14,13 @@ from .models import Conversation, Message, Participation
 from .signals import messages_read
 
 
-def open_conversation(*, user: User, other: User) -> tuple[Conversation, bool]:
-    """The two-party conversation between ``user`` and ``other``; created if new."""
-    if not can_message(user, other):
+def open_conversation(*, user: User, other: User | None) -> tuple[Conversation, bool]:
+    """The two-party conversation between ``user`` and ``other``; created if new.
+
+    ``other`` None (an unknown id) gets the very refusal of someone ``user`` may not write
+    to: the answer must not tell which user ids exist.
+    """
+    if other is None or not can_message(user, other):
         raise PermissionRefusee(
             "Vous ne pouvez écrire qu'aux personnes avec qui vous avez un rendez-vous",
             code="conversation_interdite",

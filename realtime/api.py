@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit import journal
+from medical_booking.throttling import BroadcastThrottle
 from rendezvous.api import valid
 
 from . import selectors, services
@@ -52,7 +53,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response({"non_lues": 0})
 
     @extend_schema(request=BroadcastSerializer, responses={201: NotificationSerializer})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], throttle_classes=[BroadcastThrottle])
     def broadcast(self, request):
         data = valid(BroadcastSerializer, request.data)
         event = services.broadcast(

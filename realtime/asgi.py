@@ -6,9 +6,9 @@ import sys
 
 import socketio
 from django.conf import settings
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 from medical_booking import sqlite_wal
+from medical_booking.static import StaticFilesHandler
 
 from . import daphne_tuning, gc_policy
 from .scheduler import start_reminders
@@ -25,7 +25,7 @@ def start() -> None:
 
 def build_application(django_app):
     app = socketio.ASGIApp(
-        sio, other_asgi_app=ASGIStaticFilesHandler(django_app), socketio_path="socket.io",
+        sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path="socket.io",
         on_startup=start,
     )
     if "twisted.internet.reactor" in sys.modules:

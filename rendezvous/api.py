@@ -16,9 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView
 
 from audit import journal
 from medical_booking.errors import DomainError, Introuvable, PermissionRefusee
+from medical_booking.fields import BoundedDateTimeFilter
+from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
 
 from . import selectors, services
 from .models import Cabinet, Creneau, Medecin, RendezVous, Role
@@ -59,9 +62,21 @@ def valid(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
+class LoginView(TokenObtainPairView):
+    """E-mail and password: an access and a refresh token.
+
+    Attempts are limited per client IP and per e-mail (429 with Retry-After).
+    """
+
+    # simplejwt's view; the throttles count in the shared cache (medical_booking/throttling.py).
+
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [RegisterThrottle]
 
     @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
     def post(self, request):
@@ -141,8 +156,8 @@ class MedecinViewSet(viewsets.ReadOnlyModelViewSet):
 class CreneauFilter(django_filters.FilterSet):
     medecin = IdFilter(field_name="medecin_id")
     cabinet = IdFilter(field_name="medecin__cabinet_id")
-    date_from = django_filters.DateTimeFilter(field_name="debut", lookup_expr="gte")
-    date_to = django_filters.DateTimeFilter(field_name="debut", lookup_expr="lt")
+    date_from = BoundedDateTimeFilter(field_name="debut", lookup_expr="gte")
+    date_to = BoundedDateTimeFilter(field_name="debut", lookup_expr="lt")
     disponible = django_filters.BooleanFilter(method="filter_disponible")
 
     class Meta:
@@ -207,8 +222,8 @@ class CreneauViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 class RendezVousFilter(django_filters.FilterSet):
     statut = django_filters.CharFilter()
     medecin = IdFilter(field_name="creneau__medecin_id")
-    date_from = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="gte")
-    date_to = django_filters.DateTimeFilter(field_name="creneau__debut", lookup_expr="lt")
+    date_from = BoundedDateTimeFilter(field_name="creneau__debut", lookup_expr="gte")
+    date_to = BoundedDateTimeFilter(field_name="creneau__debut", lookup_expr="lt")
 
 
 class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -6,10 +6,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework import serializers
 
-from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous, User
+from medical_booking.fields import MAX_ID, BoundedDateTimeField
 
-# Ids a client sends: within the database's BIGINT range, else a 400 on the field.
-MAX_ID = 2**63 - 1
+from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous, User
 
 
 def local_iso(value, tzinfo) -> str:
@@ -100,14 +99,14 @@ class CreneauSerializer(serializers.ModelSerializer):
 
 class CreneauCreateSerializer(serializers.Serializer):
     medecin = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    debut = serializers.DateTimeField()
-    fin = serializers.DateTimeField()
+    debut = BoundedDateTimeField()
+    fin = BoundedDateTimeField()
 
 
 class CreneauSerieSerializer(serializers.Serializer):
     medecin = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    debut = serializers.DateTimeField()
-    fin = serializers.DateTimeField()
+    debut = BoundedDateTimeField()
+    fin = BoundedDateTimeField()
     duree_minutes = serializers.IntegerField(min_value=5, max_value=720)
 
 

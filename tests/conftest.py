@@ -7,8 +7,11 @@ otherwise; under REQUIRE_SERVICES=1 (CI) a missing service fails instead of skip
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from .live import start_stack
 
@@ -71,6 +74,19 @@ def _access_log_purged_before_flush(request):
         cursor.execute("DELETE FROM audit_journalacces")
         for sql in triggers.SQLITE_FORWARD:
             cursor.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counters():
+    """Each test starts with no throttling history: its own key prefix in the cache.
+
+    Throttle counters live in the cache (local memory, or Redis when REDIS_URL is set);
+    without this, logins and sign-ups of earlier tests (or earlier runs, on Redis) would
+    count against later ones. Live servers have their own prefix per stack (tests/live.py).
+    """
+    cache = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
+    with override_settings(CACHES={**settings.CACHES, "default": cache}):
+        yield
 
 
 @pytest.fixture(scope="session")

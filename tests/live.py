@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+THROTTLE_ENV = ("THROTTLE_LOGIN_IP", "THROTTLE_LOGIN_EMAIL", "THROTTLE_REGISTER",
+                "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST")
 
 
 def free_port() -> int:
@@ -39,6 +41,9 @@ def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callab
         "CHANNEL_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
+        # Tests log in and sign up far more often than people: no throttling, except
+        # where a test is about it (extra_env, tests/test_throttling.py).
+        **{name: "1000000/min" for name in THROTTLE_ENV},
     })
     cleanup = lambda: None  # noqa: E731
     if postgres:

@@ -105,10 +105,24 @@ def test_conversation_with_oneself_is_403(world):
         assert_error(client.post("/api/conversations/", {"participant": world.p1.pk}, format="json"), 403)
 
 
-def test_conversation_with_unknown_user_is_404(world):
-    client = f.client_for(world.p1)
+@pytest.mark.parametrize("name, forbidden", [
+    ("p1", "med3"), ("med1", "p2"), ("admin1", "admin2"), ("sa", "inactive"),
+])
+def test_unknown_and_forbidden_participants_get_the_same_answer(world, name, forbidden):
+    """Issue 10: a 404 for unknown ids beside a 403 for forbidden ones told which ids exist."""
+    if forbidden == "inactive":  # a super admin may write to any active user
+        world.p3.is_active = False
+        world.p3.save()
+        forbidden_id = world.p3.pk
+    else:
+        forbidden_id = who(world, forbidden).pk
+    user = who(world, name)
     with unchanged():
-        assert_error(client.post("/api/conversations/", {"participant": 999999}, format="json"), 404, "not_found")
+        refused = open_conv(user, forbidden_id)
+        answers = [refused] + [open_conv(user, unknown) for unknown in (999_999, 2**63 - 1)]
+    first = assert_error(refused, 403, "conversation_interdite")
+    for answer in answers:
+        assert (answer.status_code, body(answer)) == (403, first)
 
 
 @pytest.mark.parametrize("payload", [{}, {"participant": "abc"}, {"participant": [1]}, {"participant": None},

@@ -10,7 +10,8 @@
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
-//   screenshot {page, path, fullPage?}  log {page} (console errors, page errors, failed requests)
+//   screenshot {page, path, fullPage?}  log {page} (console errors, page errors, failed requests,
+//                                     Content-Security-Policy violations)
 //   close {}
 
 import { createInterface } from 'node:readline';
@@ -42,8 +43,16 @@ const ops = {
       viewport: viewport || { width: 1200, height: 800 }, locale: 'fr-FR', timezoneId: 'Europe/Paris',
     });
     context.setDefaultTimeout(TIMEOUT);
-    const p = await context.newPage();
     const log = [];
+    // Every Content-Security-Policy violation, on every page the context loads, lands in
+    // the log as "csp: <directive> <blocked URI> <source:line>".
+    await context.exposeBinding('__reportCspViolation', (_source, v) => log.push(`csp: ${v}`));
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__reportCspViolation(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+      });
+    });
+    const p = await context.newPage();
     p.on('console', (msg) => { if (msg.type() === 'error') log.push(`console: ${msg.text()}`); });
     p.on('pageerror', (err) => log.push(`pageerror: ${err.message}`));
     p.on('requestfailed', (req) => log.push(`requestfailed: ${req.url()} ${req.failure()?.errorText}`));
@@ -65,8 +74,16 @@ const ops = {
   },
   waitFunction: async ({ page: n, expression, arg, timeout }) => {
     // expression: the source of a function, called until it returns something truthy.
-    const handle = await page(n).waitForFunction(`(${expression})(${JSON.stringify(arg ?? null)})`, null, { timeout: timeout || TIMEOUT });
-    return handle.jsonValue();
+    // Polled with evaluate (DevTools evaluation): page.waitForFunction evaluates strings
+    // with eval inside the page, which the site's CSP (no 'unsafe-eval') refuses.
+    const source = `(${expression})(${JSON.stringify(arg ?? null)})`;
+    const deadline = Date.now() + (timeout || TIMEOUT);
+    for (;;) {
+      const value = await page(n).evaluate(source);
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`waitFunction timed out: ${expression}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   },
   text: async ({ page: n, selector }) => page(n).textContent(selector),
   count: async ({ page: n, selector }) => page(n).locator(selector).count(),
