@@ -166,7 +166,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, plus the token version check (realtime/auth.py)
+        "realtime.auth.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -191,6 +192,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "AUTH_TOKEN_CLASSES": ("realtime.auth.RevocableAccessToken",),
+    # Log-in opens a session (a ``sid`` claim kept by refreshes) that logout revokes;
+    # refresh checks the session and the user's token version (realtime/auth.py).
+    "TOKEN_OBTAIN_SERIALIZER": "realtime.auth.SessionTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "realtime.auth.SessionTokenRefreshSerializer",
     "USER_AUTHENTICATION_RULE": "rest_framework_simplejwt.authentication.default_user_authentication_rule",
 }
 
@@ -213,6 +218,10 @@ SOCKETIO_MAX_ROOMS_PER_SOCKET = env_int("SOCKETIO_MAX_ROOMS_PER_SOCKET", 100)
 # Token bucket for client-sent events: burst, then this many per second.
 SOCKETIO_RATE_BURST = env_int("SOCKETIO_RATE_BURST", 30)
 SOCKETIO_RATE_PER_SECOND = env_int("SOCKETIO_RATE_PER_SECOND", 10)
+# Malformed packets are the client's error: one log line each (no traceback), at most this
+# many lines per interval, then one line saying how many more there were.
+SOCKETIO_CLIENT_ERROR_LOG_LINES = env_int("SOCKETIO_CLIENT_ERROR_LOG_LINES", 20)
+SOCKETIO_CLIENT_ERROR_LOG_SECONDS = env_int("SOCKETIO_CLIENT_ERROR_LOG_SECONDS", 60)
 
 LOGGING = {
     "version": 1,
@@ -243,3 +252,9 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
+# After a channel-layer (Redis) failure, each server delivers to its sockets the logged
+# events committed since this many seconds before the failure that it had not delivered
+# (realtime/manager.py). It covers the time from an event's insert to its publication,
+# and clock skew between servers. A gap over REPLAY_MAX_EVENTS makes clients reconnect
+# and replay instead.
+BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
