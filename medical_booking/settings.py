@@ -245,6 +245,11 @@ ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)
 # Full garbage collections in the serving process: every N seconds instead of whenever
 # CPython decides (realtime/gc_policy.py); 0 keeps CPython's policy.
 GC_FULL_INTERVAL_SECONDS = env_int("GC_FULL_INTERVAL_SECONDS", 300)
+# ...and sooner once this many more memory blocks (about one per small object) are
+# allocated than after the last one: closed connections leave reference cycles (~170
+# blocks each), and a connection flood must not grow the heap until the timer; 0 = the
+# timer only.
+GC_FULL_GROWTH_BLOCKS = env_int("GC_FULL_GROWTH_BLOCKS", 500_000)
 
 # Reminders: the in-server scheduler (on by default) and how often it looks.
 REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)

@@ -116,12 +116,18 @@ class SessionTokenObtainPairSerializer(TokenObtainPairSerializer):
 
     token_class = SessionRefreshToken
 
+    class Meta:
+        ref_name = "TokenObtainPair"  # the OpenAPI component keeps simplejwt's name
+
 
 class SessionTokenRefreshSerializer(TokenRefreshSerializer):
     """Refresh (``SIMPLE_JWT["TOKEN_REFRESH_SERIALIZER"]``): refused once the session was
     logged out or the user's tokens were revoked."""
 
     token_class = SessionRefreshToken
+
+    class Meta:
+        ref_name = "TokenRefresh"
 
     def validate(self, attrs):
         refresh = self.token_class(attrs["refresh"])  # signature, expiry, blacklist, session

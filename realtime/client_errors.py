@@ -23,8 +23,11 @@ EXCERPT = 40
 
 
 def excerpt(data: object) -> str:
-    """A short, escaped view of what the client sent (``repr``: no newline gets in the log)."""
+    """A short, escaped view of what the client sent (``repr``: no newline gets in the
+    log); never a token (a CONNECT's auth), only its size then."""
     if isinstance(data, str | bytes):
+        if ("token" if isinstance(data, str) else b"token") in data:
+            return f"<{len(data)} {'chars' if isinstance(data, str) else 'bytes'} with a token>"
         text = repr(data[:EXCERPT])
         return text + ("…" if len(data) > EXCERPT else "")
     return type(data).__name__

@@ -137,6 +137,8 @@ class Server(socketio.AsyncServer):
             raise InvalidPacket("bad namespace")
         kind = pkt.packet_type
         connected = self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+        if kind in (sio_packet.CONNECT, sio_packet.DISCONNECT) and pkt.id is not None:
+            raise InvalidPacket("acknowledgement id on a CONNECT or DISCONNECT")
         if kind == sio_packet.CONNECT:
             if pkt.data is not None and not isinstance(pkt.data, dict):
                 raise InvalidPacket("CONNECT payload is not an object")

@@ -12,6 +12,8 @@ Correctness, always on:
 - a long-polling POST whose body does not decode is the client's error: one
   rate-limited line (``realtime.client_errors``), the session closed and a 400, as for
   an unknown packet type (stock logged a traceback and answered "OK");
+- a packet of a type engine.io does not have closes its connection on either socket
+  kind (stock's ``receive`` failed formatting its log line: a traceback per frame);
 - ``drop`` ends a connection the way engine.io does on a protocol error (no Socket.IO
   DISCONNECT, so official clients reconnect by themselves).
 
@@ -58,6 +60,7 @@ MAX_PACKETS_PER_POLL = payload.Payload.max_decode_packets
 SERVICE_SLICE_SECONDS = 0.5
 
 _stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
+_stock_receive = async_socket.AsyncSocket.receive
 
 
 class SlimQueue:
@@ -307,20 +310,46 @@ def schedule_ping(self) -> None:
 def _decoded(socket, data) -> packet.Packet | None:
     """The engine.io packet in a client frame, or None (reported) when it does not decode."""
     try:
-        return packet.Packet(encoded_packet=data)
+        pkt = packet.Packet(encoded_packet=data)
     except Exception:  # parsing the client's bytes: any failure is theirs
         report("engine.io socket %s: undecodable packet %s; connection closed", socket.sid, excerpt(data))
         return None
+    if not _known_type(pkt):
+        report("engine.io socket %s: unknown packet type %s; connection closed", socket.sid, excerpt(data))
+        return None
+    return pkt
+
+
+async def receive(self, pkt: packet.Packet) -> None:
+    """Stock, but a packet type engine.io does not have closes the connection (stock's
+    receive raised IndexError formatting its log line, which was logged as a traceback
+    while python-engineio's own websocket reader kept reading)."""
+    if not _known_type(pkt):
+        report("engine.io socket %s: unknown packet type %s; connection closed", self.sid,
+               excerpt(str(pkt.packet_type)))
+        await drop(self)
+        raise exceptions.SocketIsClosedError()  # ends the websocket reader, stock or lean
+    await _stock_receive(self, pkt)
+
+
+def _known_type(pkt: packet.Packet) -> bool:
+    # "7".."9" decode to types that engine.io's receive() cannot even log (IndexError)
+    return 0 <= pkt.packet_type < len(packet.packet_names)
 
 
 async def handle_post_request(self, environ) -> None:
-    """Stock, with a malformed body reported as one line and the session closed (400)."""
+    """Stock, with a malformed body reported as one line and the session closed (400).
+
+    The session is closed here without waiting: stock's ``disconnect`` waits until a
+    long-poll takes the CLOSE packet, and a client with no poll pending never sends one
+    while its POST is unanswered.
+    """
     try:
         length = int(environ.get("CONTENT_LENGTH", "0") or 0)
     except ValueError:
         length = -1
     if length > self.server.max_http_buffer_size:
-        raise exceptions.ContentTooLongError()
+        await _refuse(self, "polling payload over the size limit", b"")
     body = b""
     if length >= 0:
         body = await environ["wsgi.input"].read(length)
@@ -329,18 +358,22 @@ async def handle_post_request(self, environ) -> None:
             raise ValueError("bad Content-Length")
         packets = payload.Payload(encoded_payload=body.decode("utf-8")).packets
     except Exception:  # parsing the client's bytes: any failure is theirs
-        report("engine.io socket %s: undecodable polling payload %s; connection closed",
-               self.sid, excerpt(body))
-        raise exceptions.EngineIOError() from None  # the server closes the session: 400
+        await _refuse(self, "undecodable polling payload", body)
     for pkt in packets:
+        if not _known_type(pkt):
+            await _refuse(self, "unknown packet type", pkt.encode(b64=True))
         try:
             await self.receive(pkt)
         except exceptions.UnknownPacketError:
-            report("engine.io socket %s: unknown packet type %s; connection closed",
-                   self.sid, excerpt(pkt.encode(b64=True)))
-            raise
+            await _refuse(self, "unknown packet type", pkt.encode(b64=True))
         if self.closed:
             break  # the packet closed the session (a Socket.IO protocol error, a CLOSE)
+
+
+async def _refuse(socket, what: str, data) -> None:
+    report("engine.io socket %s: %s %s; connection closed", socket.sid, what, excerpt(data))
+    await socket.close(wait=False, abort=False, reason=socket.server.reason.TRANSPORT_ERROR)
+    raise exceptions.EngineIOError()  # the server answers 400 and forgets the session
 
 
 async def drop(socket: async_socket.AsyncSocket | None) -> None:
@@ -555,6 +588,7 @@ def install(*, lean: bool = True) -> bool:
     """Install the poll fix, and the lean sockets if asked; True when the lean ones are in."""
     async_socket.AsyncSocket.poll = poll
     async_socket.AsyncSocket.handle_post_request = handle_post_request
+    async_socket.AsyncSocket.receive = receive
     async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
     async_socket.AsyncSocket.send_nowait = send_nowait
     if not lean:

@@ -77,6 +77,7 @@ class Server:
     port: int
     log: Path
     proc: subprocess.Popen | None = None
+    args: list[str] = field(default_factory=list)  # extra daphne options
 
     @property
     def url(self) -> str:
@@ -93,7 +94,7 @@ class Server:
         env = {**self.env, "CORS_ALLOWED_ORIGINS": ",".join(dict.fromkeys(configured + self.origins))}
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "medical_booking.asgi:application"],
+             *self.args, "medical_booking.asgi:application"],
             cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
