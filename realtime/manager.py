@@ -45,6 +45,9 @@ GROUP = "socketio"
 # otherwise hold the drain, and with it local delivery, for the OS connect timeout).
 PUBLISH_TIMEOUT = 5.0
 MAX_HELD_CONTROL = 10_000
+# A catch-up skips sockets that connected more than this after the event was written: it
+# was published before they were there (insert-to-publish takes milliseconds).
+CONNECTED_AFTER_TOLERANCE = 2.0
 
 
 class RecentIds:
@@ -86,10 +89,13 @@ class RoomIndex:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) -> rooms, None included
+        self.connected_at: dict[tuple[str, str], float] = {}  # (namespace, sid) -> wall time
 
     def basic_enter_room(self, sid, namespace, room, eio_sid=None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self.rooms_of.setdefault((namespace, sid), set()).add(room)
+        if room is None:  # the namespace's own room: the socket is connecting
+            self.connected_at[(namespace, sid)] = time.time()
 
     def basic_leave_room(self, sid, namespace, room) -> None:
         super().basic_leave_room(sid, namespace, room)
@@ -104,6 +110,7 @@ class RoomIndex:
         for room in list(self.rooms_of.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         self.rooms_of.pop((namespace, sid), None)
+        self.connected_at.pop((namespace, sid), None)
         self.callbacks.pop(sid, None)
         for pending in (self.pending_connect, self.pending_disconnect):
             if sid in pending.get(namespace, ()):
@@ -183,18 +190,19 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
                     return
         await self._emit_here(message)
 
-    async def _emit_here(self, message: dict) -> None:
+    async def _emit_here(self, message: dict) -> int:
+        """Deliver to this server's sockets; how many sockets got it (when known)."""
         if self.guards:
             message = self._guard(message)
         if message.get("callback") or message.get("binary") or self.server is None:
             await super()._handle_emit(message)
-            return
-        self.deliver(
+            return 0
+        return self.deliver(
             message.get("namespace") or "/", message.get("room"), message.get("skip_sid"),
             [message["event"], *message["data"]],
         )
 
-    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> None:
+    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> int:
         """Hand one encoded frame to every addressed socket, in one pass.
 
         python-socketio's ``AsyncManager.emit`` already encodes once, but then creates an
@@ -205,18 +213,21 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         order per socket, no task per recipient.
         """
         if namespace not in self.rooms:
-            return
+            return 0
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=packet_data)
         frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
         frame.encode()  # engine.io caches the encoded string on the packet: once per event
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
+        sent = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if socket is not None and not socket.closed:
                 socket.send_nowait(frame)
+                sent += 1
+        return sent
 
     def _guard(self, message: dict) -> dict:
         """Hold back live events from replaying sockets; drop those already replayed."""
@@ -255,7 +266,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
         limit = settings.REPLAY_MAX_EVENTS
         self._catchup_buffer = buffered = []
-        delivered = 0
+        delivered = sockets = 0
         try:
             try:
                 messages = await sync_to_async(catch_up_messages)(since, limit + 1)
@@ -273,16 +284,29 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
                 return
             for message in messages:
                 if self.delivered.add(event_id_of(message)):
-                    delivered += 1
-                    await self._emit_here(message)
+                    reached = await self._emit_here(self._not_to_later_sockets(message))
+                    delivered += bool(reached)
+                    sockets += reached
         finally:
             self._catchup_buffer = None
             for message in buffered:  # live events that arrived meanwhile, minus duplicates
                 await self._handle_emit(message)
             self.stats["catchups"] += 1
-            self.stats["caught_up"] += delivered
+            self.stats["caught_up"] += sockets
         if delivered:
-            logger.warning("bus catch-up: delivered %d events the bus had lost", delivered)
+            logger.warning("bus catch-up: delivered %d events the bus had lost (%d socket deliveries)",
+                           delivered, sockets)
+
+    def _not_to_later_sockets(self, message: dict) -> dict:
+        """Skip the sockets that connected after the event: it was never theirs to miss
+        (replay gives them what they ask for with lastEventId)."""
+        created = message.pop("created", None)
+        if created is None:
+            return message
+        namespace = message.get("namespace") or "/"
+        later = [sid for sid, _ in self.get_participants(namespace, message.get("room"))
+                 if self.connected_at.get((namespace, sid), 0.0) > created + CONNECTED_AFTER_TOLERANCE]
+        return {**message, "skip_sid": later} if later else message
 
     async def _reconnect_everyone(self) -> None:
         from .transport import drop

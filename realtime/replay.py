@@ -84,5 +84,6 @@ def catch_up_messages(since: float, limit: int) -> list[dict]:
         messages.append({
             "method": "emit", "event": event.name, "data": [payload_of(event)], "namespace": "/",
             "room": rooms, "skip_sid": None, "callback": None, "host_id": None,
+            "created": event.created_at.timestamp(),
         })
     return messages
