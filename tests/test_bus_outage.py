@@ -20,6 +20,8 @@ import pytest
 
 from .live import free_port, start_stack
 from .rt import Party, fresh_slot
+from .test_node_client import NodeClient
+from .test_node_client import node_bin as node_bin  # the fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -244,3 +246,60 @@ async def test_sockets_get_every_event_exactly_once_across_a_redis_outage(outage
     finally:
         await party.close()
 
+
+
+@pytest.fixture
+def small_window_stack(tmp_path, private_redis, requires_postgres, requires_redis):
+    stack = start_stack(tmp_path, servers=2, postgres=True, redis=True,
+                        extra_env={"REDIS_URL": private_redis.url, "REPLAY_MAX_EVENTS": "40"})
+    yield stack
+    stack.close()
+
+
+async def test_a_gap_over_the_replay_bound_makes_official_clients_reconnect_and_replay(
+        small_window_stack, private_redis, node_bin):
+    """More events in the catch-up window than REPLAY_MAX_EVENTS (40 here): the server
+    closes its transports instead, and socket.io-client reconnects by itself, sending its
+    lastEventId (as the web front does) and replaying what it missed."""
+    urls = [s.url for s in small_window_stack.servers]
+    party = Party(urls[0])
+    me = {who: (party.token(who), party.me[who]) for who in ("alice", "bob")}
+    alice = NodeClient(node_bin, {"url": urls[1], "token": me["alice"][0], "replay": True,
+                                  "transports": ["websocket"], "timeoutMs": 120_000}, "alice")
+    try:
+        alice.wait_for(lambda ln: ln.get("kind") == "connect", "connect")
+        first = party.publish("martin")  # seen live: the client has a lastEventId
+        start = alice.wait_event("creneau:available", lambda p: p["data"]["id"] == first["id"])["eventId"]
+        private_redis.stop()
+        # On server 0 only: 25 slots (to every patient, alice included), then 15 bookings of
+        # them by bob (45 events alice is not addressed): 70 events > 40 in the window, 25
+        # for alice (<= 40: one replay brings them all).
+        slots = [party.publish("martin") for _ in range(25)]
+        for slot in slots[:15]:
+            party.book("bob", slot["id"])
+        await asyncio.sleep(1)
+        private_redis.start()
+        alice.wait_for(lambda ln: ln.get("kind") == "disconnect", "disconnect", timeout=30)
+        alice.wait_for(lambda ln: len(alice.kinds("connect")) >= 2, "reconnect", timeout=30)
+        # After the gap: one more slot, live.
+        last = party.publish("martin")
+        alice.wait_event("creneau:available", lambda p: p["data"]["id"] == last["id"], timeout=30)
+        with psycopg.connect(small_window_stack.env["DATABASE_URL"]) as conn:
+            end = conn.execute("SELECT max(id) FROM realtime_event").fetchone()[0]
+        log = event_log(small_window_stack.env["DATABASE_URL"], start, end)
+        rooms = rooms_of(me["alice"][1])
+        expected = {i for i, (_, everyone, to) in log.items() if everyone or to & rooms}
+        got = Counter(ln["payload"]["eventId"] for ln in alice.kinds("event")
+                      if start < ln["payload"]["eventId"] <= end)
+        reasons = [ln["reason"] for ln in alice.kinds("disconnect")]
+        print(f"\n[outage, gap over the bound] {len(log)} events in the window, {len(expected)} for alice; "
+              f"disconnects {reasons}, {len(alice.kinds('connect')) - 1} reconnections; "
+              f"received {sum(got.values())}, lost {len(expected - set(got))}, "
+              f"duplicated {sum(n - 1 for n in got.values() if n > 1)}")
+        assert set(reasons) == {"transport close"}, reasons  # not "io server disconnect"
+        assert set(got) == expected and max(got.values()) == 1, (sorted(expected - set(got)), got)
+        logs = "".join(s.log.read_text(errors="replace") for s in small_window_stack.servers)
+        assert "closing every transport so that clients replay" in logs
+    finally:
+        alice.close()
+        await party.close()
