@@ -253,7 +253,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, plus the token version check (realtime/auth.py)
+        "realtime.auth.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -292,6 +293,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "AUTH_TOKEN_CLASSES": ("realtime.auth.RevocableAccessToken",),
+    # Log-in opens a session (a ``sid`` claim kept by refreshes) that logout revokes;
+    # refresh checks the session and the user's token version (realtime/auth.py).
+    "TOKEN_OBTAIN_SERIALIZER": "realtime.auth.SessionTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "realtime.auth.SessionTokenRefreshSerializer",
     "USER_AUTHENTICATION_RULE": "rest_framework_simplejwt.authentication.default_user_authentication_rule",
 }
 
@@ -318,6 +323,10 @@ SOCKETIO_MAX_ROOMS_PER_SOCKET = env_int("SOCKETIO_MAX_ROOMS_PER_SOCKET", 100)
 # Token bucket for client-sent events: burst, then this many per second.
 SOCKETIO_RATE_BURST = env_int("SOCKETIO_RATE_BURST", 30)
 SOCKETIO_RATE_PER_SECOND = env_int("SOCKETIO_RATE_PER_SECOND", 10)
+# Malformed packets are the client's error: one log line each (no traceback), at most this
+# many lines per interval, then one line saying how many more there were.
+SOCKETIO_CLIENT_ERROR_LOG_LINES = env_int("SOCKETIO_CLIENT_ERROR_LOG_LINES", 20)
+SOCKETIO_CLIENT_ERROR_LOG_SECONDS = env_int("SOCKETIO_CLIENT_ERROR_LOG_SECONDS", 60)
 
 LOGGING = {
     "version": 1,
@@ -341,6 +350,11 @@ ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)
 # Full garbage collections in the serving process: every N seconds instead of whenever
 # CPython decides (realtime/gc_policy.py); 0 keeps CPython's policy.
 GC_FULL_INTERVAL_SECONDS = env_int("GC_FULL_INTERVAL_SECONDS", 300)
+# ...and sooner once this many more memory blocks (about one per small object) are
+# allocated than after the last one: closed connections leave reference cycles (~170
+# blocks each), and a connection flood must not grow the heap until the timer; 0 = the
+# timer only.
+GC_FULL_GROWTH_BLOCKS = env_int("GC_FULL_GROWTH_BLOCKS", 500_000)
 
 # Reminders: the in-server scheduler (on by default) and how often it looks.
 REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)
@@ -348,3 +362,9 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
+# After a channel-layer (Redis) failure, each server delivers to its sockets the logged
+# events committed since this many seconds before the failure that it had not delivered
+# (realtime/manager.py). It covers the time from an event's insert to its publication,
+# and clock skew between servers. A gap over REPLAY_MAX_EVENTS makes clients reconnect
+# and replay instead.
+BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)

@@ -6,4 +6,4 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Temps réel et notifications"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        from . import receivers, schema  # noqa: F401

@@ -19,7 +19,7 @@ def start() -> None:
     """Attach the event bus and start the scheduler on the serving loop (idempotent)."""
     ensure_started()
     start_reminders()
-    gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS)
+    gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS, settings.GC_FULL_GROWTH_BLOCKS)
     sqlite_wal.start(getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0))
 
 

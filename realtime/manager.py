@@ -3,13 +3,33 @@
 ``AsyncPubSubManager`` needs two methods: ``_publish`` (send to every server) and
 ``_listen`` (yield what the others sent). With ``channels_redis`` that crosses
 processes and machines; with the in-memory layer there is one process, so publishing
-is skipped (the local emit already reached every socket there is).
+is skipped (the local emit already reached every socket there is: python-socketio
+delivers an emit to this server's sockets at once, and the other servers get it from
+the bus, skipping their own ``host_id``).
+
+No silent loss when the bus fails. The event log (``realtime.Event``, written in the
+transaction of the fact) is the source of truth; the bus only carries it. So:
+
+- a publish that fails marks the bus down: further publishes are skipped (the event
+  already reached this server's sockets), and a probe waits for the layer; once it
+  answers, a ``catchup`` message asks every server to read the log since shortly before
+  the failure;
+- a listener that fails re-subscribes and, before reading anything new, catches up
+  the same way for its own sockets;
+- a catch-up delivers, through the live path, the logged events this server has not
+  delivered (``delivered``: the ids of the last events it handed to its sockets), in
+  id order; live events arriving meanwhile wait and follow, minus duplicates; a gap
+  larger than ``REPLAY_MAX_EVENTS`` closes every transport instead, and clients
+  reconnect with ``lastEventId`` replay;
+- revocations that could not be published are kept and published once the bus is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +41,39 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 logger = logging.getLogger(__name__)
 
 GROUP = "socketio"
+# A publish that takes longer than this counts as failed (a blackholed Redis would
+# otherwise hold the drain, and with it local delivery, for the OS connect timeout).
+PUBLISH_TIMEOUT = 5.0
+MAX_HELD_CONTROL = 10_000
+# A catch-up skips sockets that connected more than this after the event was written: it
+# was published before they were there (insert-to-publish takes milliseconds).
+CONNECTED_AFTER_TOLERANCE = 2.0
+
+
+class RecentIds:
+    """The ids of the last ``size`` events handed to this server's sockets: O(1) add and
+    membership, bounded memory."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def __contains__(self, event_id: int) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def add(self, event_id: int) -> bool:
+        """Remember the id; False if it was already there (a duplicate)."""
+        if event_id in self._ids:
+            return False
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self.size:
+            self._ids.discard(self._order.popleft())
+        return True
 
 
 class RoomIndex:
@@ -36,10 +89,13 @@ class RoomIndex:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rooms_of: dict[tuple[str, str], set] = {}  # (namespace, sid) -> rooms, None included
+        self.connected_at: dict[tuple[str, str], float] = {}  # (namespace, sid) -> wall time
 
     def basic_enter_room(self, sid, namespace, room, eio_sid=None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self.rooms_of.setdefault((namespace, sid), set()).add(room)
+        if room is None:  # the namespace's own room: the socket is connecting
+            self.connected_at[(namespace, sid)] = time.time()
 
     def basic_leave_room(self, sid, namespace, room) -> None:
         super().basic_leave_room(sid, namespace, room)
@@ -54,6 +110,7 @@ class RoomIndex:
         for room in list(self.rooms_of.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         self.rooms_of.pop((namespace, sid), None)
+        self.connected_at.pop((namespace, sid), None)
         self.callbacks.pop(sid, None)
         for pending in (self.pending_connect, self.pending_disconnect):
             if sid in pending.get(namespace, ()):
@@ -84,6 +141,17 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         self._layer = None
         # Sockets replaying missed events (see realtime.replay): sid -> ReplayGuard.
         self.guards: dict = {}
+        # Set by the server: ``async (user_id, sessions, jtis)`` closing matching sockets.
+        self.on_revoke = None
+        # Catch-up state (see the module docstring); tracking starts with the listener.
+        self._tracking = False
+        self.delivered = RecentIds(0)
+        self._catchup_buffer: list[dict] | None = None
+        self.publish_down_since: float | None = None  # wall time of the first failed publish
+        self._skipped = 0
+        self._held_control: deque[dict] = deque()
+        self._probe_task: asyncio.Task | None = None
+        self.stats = {"catchups": 0, "caught_up": 0, "duplicates_skipped": 0, "reconnect_all": 0}
 
     @property
     def layer(self):
@@ -97,18 +165,44 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
     def single_process(self) -> bool:
         return isinstance(self.layer, InMemoryChannelLayer)
 
+    def initialize(self) -> None:
+        from django.conf import settings
+
+        super().initialize()
+        # One process (in-memory layer): nothing can be lost between servers.
+        self._tracking = not self.write_only and not self.single_process
+        if self._tracking:
+            self.delivered = RecentIds(2 * settings.REPLAY_MAX_EVENTS + 1000)
+
+    # ---- local delivery ------------------------------------------------------------------
+
     async def _handle_emit(self, message: dict) -> None:
+        if self._tracking:
+            from .replay import event_id_of
+
+            event_id = event_id_of(message)
+            if event_id is not None:
+                if self._catchup_buffer is not None:  # a catch-up is delivering older events
+                    self._catchup_buffer.append(message)
+                    return
+                if not self.delivered.add(event_id):
+                    self.stats["duplicates_skipped"] += 1
+                    return
+        await self._emit_here(message)
+
+    async def _emit_here(self, message: dict) -> int:
+        """Deliver to this server's sockets; how many sockets got it (when known)."""
         if self.guards:
             message = self._guard(message)
         if message.get("callback") or message.get("binary") or self.server is None:
             await super()._handle_emit(message)
-            return
-        self.deliver(
+            return 0
+        return self.deliver(
             message.get("namespace") or "/", message.get("room"), message.get("skip_sid"),
             [message["event"], *message["data"]],
         )
 
-    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> None:
+    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> int:
         """Hand one encoded frame to every addressed socket, in one pass.
 
         python-socketio's ``AsyncManager.emit`` already encodes once, but then creates an
@@ -119,18 +213,21 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         order per socket, no task per recipient.
         """
         if namespace not in self.rooms:
-            return
+            return 0
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=packet_data)
         frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
         frame.encode()  # engine.io caches the encoded string on the packet: once per event
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
+        sent = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if socket is not None and not socket.closed:
                 socket.send_nowait(frame)
+                sent += 1
+        return sent
 
     def _guard(self, message: dict) -> dict:
         """Hold back live events from replaying sockets; drop those already replayed."""
@@ -155,23 +252,151 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         mine = self.rooms_of.get((message.get("namespace") or "/", sid), ())
         return any(name in mine for name in ([room] if isinstance(room, str) else room))
 
+    # ---- catch-up from the event log -------------------------------------------------------
+
+    async def catch_up(self, since: float) -> None:
+        """Deliver to this server's sockets the logged events committed since ``since``
+        (wall time) that it has not delivered yet, in id order, through the live path."""
+        if not self._tracking or self.server is None:
+            return
+        from asgiref.sync import sync_to_async
+        from django.conf import settings
+
+        from .replay import catch_up_messages, event_id_of
+
+        limit = settings.REPLAY_MAX_EVENTS
+        self._catchup_buffer = buffered = []
+        delivered = sockets = 0
+        try:
+            try:
+                messages = await sync_to_async(catch_up_messages)(since, limit + 1)
+            except Exception as exc:
+                logger.warning("bus catch-up: could not read the event log (%s: %s); will retry",
+                               type(exc).__name__, exc)
+                raise
+            if len(messages) > limit:
+                # Too large a gap to push: every client reconnects and replays from its
+                # own lastEventId (bounded per socket the same way).
+                logger.warning("bus catch-up: more than %d events since the failure; "
+                               "closing every transport so that clients replay", limit)
+                self.stats["reconnect_all"] += 1
+                await self._reconnect_everyone()
+                return
+            for message in messages:
+                if self.delivered.add(event_id_of(message)):
+                    reached = await self._emit_here(self._not_to_later_sockets(message))
+                    delivered += bool(reached)
+                    sockets += reached
+        finally:
+            self._catchup_buffer = None
+            for message in buffered:  # live events that arrived meanwhile, minus duplicates
+                await self._handle_emit(message)
+            self.stats["catchups"] += 1
+            self.stats["caught_up"] += sockets
+        if delivered:
+            logger.warning("bus catch-up: delivered %d events the bus had lost (%d socket deliveries)",
+                           delivered, sockets)
+
+    def _not_to_later_sockets(self, message: dict) -> dict:
+        """Skip the sockets that connected after the event: it was never theirs to miss
+        (replay gives them what they ask for with lastEventId)."""
+        created = message.pop("created", None)
+        if created is None:
+            return message
+        namespace = message.get("namespace") or "/"
+        later = [sid for sid, _ in self.get_participants(namespace, message.get("room"))
+                 if self.connected_at.get((namespace, sid), 0.0) > created + CONNECTED_AFTER_TOLERANCE]
+        return {**message, "skip_sid": later} if later else message
+
+    async def _reconnect_everyone(self) -> None:
+        from .transport import drop
+
+        for socket in list(self.server.eio.sockets.values()):
+            await drop(socket)
+
+    # ---- revocations ----------------------------------------------------------------------
+
+    async def revoke(self, user_id: int, sessions: list[str] = (), jtis: list[str] = ()) -> None:
+        """Close the user's sockets (of those sessions/tokens, if any given) here and on
+        every other server."""
+        message = {"method": "revoke", "user": user_id, "sessions": list(sessions),
+                   "jtis": list(jtis), "host_id": self.host_id}
+        await self._apply_revocation(message)
+        await self._publish(message)
+
+    async def _apply_revocation(self, message: dict) -> None:
+        if self.on_revoke is None or self.server is None or not isinstance(message.get("user"), int):
+            return
+        await self.on_revoke(message["user"], list(message.get("sessions") or ()),
+                             list(message.get("jtis") or ()))
+
+    # ---- the channel layer ----------------------------------------------------------------
+
+    async def _send(self, data: dict) -> None:
+        message = {"type": "socketio.message", "payload": data}
+        try:
+            await asyncio.wait_for(self.layer.group_send(self.channel, message), PUBLISH_TIMEOUT)
+        except Exception:
+            # Once more at once: after a Redis restart the first command on a pooled
+            # connection fails, and the next one reconnects.
+            await asyncio.wait_for(self.layer.group_send(self.channel, message), PUBLISH_TIMEOUT)
+
     async def _publish(self, data: dict) -> None:
         if self.single_process:
             return
-        message = {"type": "socketio.message", "payload": data}
-        for attempt in range(3):
+        if self.publish_down_since is None:
             try:
-                await self.layer.group_send(self.channel, message)
+                await self._send(data)
                 return
+            except Exception as exc:
+                logger.warning("channel layer publish failed (%s: %s); the other servers will "
+                               "catch up from the event log once it is back", type(exc).__name__, exc)
+                self._bus_down()
+        # The bus is down: this server's sockets already have the event, the others catch
+        # up from the log; a revocation is kept and published once the bus is back.
+        self._skipped += 1
+        if data.get("method") == "revoke":
+            if len(self._held_control) >= MAX_HELD_CONTROL:
+                self._held_control.popleft()
+            self._held_control.append(data)
+
+    def _bus_down(self) -> None:
+        if self.publish_down_since is None:
+            self.publish_down_since = time.time()
+        if self._probe_task is None or self._probe_task.done():
+            self._probe_task = asyncio.ensure_future(self._probe())
+
+    async def _probe(self) -> None:
+        """Wait for the layer, then ask every server to catch up, then publish what was held."""
+        from django.conf import settings
+
+        delay = 0.25
+        while self.publish_down_since is not None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            since = self.publish_down_since
+            # From here new publishes are attempted again: any event skipped so far was
+            # committed before the catchup message leaves, so the others' read sees it.
+            self.publish_down_since = None
+            try:
+                await self._send({"method": "catchup", "host_id": self.host_id,
+                                  "since": since - settings.BUS_CATCHUP_MARGIN_SECONDS})
             except Exception:
-                if attempt == 2:
-                    raise
-                logger.warning("channel layer publish failed, retrying", exc_info=True)
-                await asyncio.sleep(0.2 * (attempt + 1))
+                self.publish_down_since = min(since, self.publish_down_since or since)
+                continue
+            logger.warning("channel layer publish is back after %.1f s (%d messages not published "
+                           "meanwhile; the other servers catch up from the event log)",
+                           time.time() - since, self._skipped)
+            self._skipped = 0
+            while self._held_control and self.publish_down_since is None:
+                await self._publish(self._held_control.popleft())
 
     async def _listen(self) -> AsyncIterator[dict]:
-        retry = 1.0
+        from django.conf import settings
+
+        retry = 0.25
         channel = None
+        lost_since: float | None = None  # wall time this listener stopped hearing the bus
         while True:
             try:
                 # Keep one channel across failures: what was sent to it meanwhile waits
@@ -180,23 +405,42 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
                     channel = await self.layer.new_channel(prefix="socketio")
                 await self.layer.group_add(self.channel, channel)
                 refresher = asyncio.ensure_future(self._refresh_membership(channel))
-                retry = 1.0
                 try:
+                    if lost_since is not None:
+                        # Subscribed again: from now on every publish reaches us. What was
+                        # published meanwhile is in the log; deliver it before reading on.
+                        logger.warning("channel layer listener is back after %.1f s; catching up",
+                                       time.time() - lost_since)
+                        await self.catch_up(lost_since - settings.BUS_CATCHUP_MARGIN_SECONDS)
+                        lost_since = None
+                    retry = 0.25
                     while True:
                         message = await self.layer.receive(channel)
-                        retry = 1.0
                         payload = message.get("payload")
-                        if isinstance(payload, dict):
-                            yield payload
+                        if not isinstance(payload, dict):
+                            continue
+                        method = payload.get("method")
+                        if method == "catchup":
+                            since = payload.get("since")
+                            if payload.get("host_id") != self.host_id and isinstance(since, int | float):
+                                await self.catch_up(float(since))
+                            continue
+                        if method == "revoke":
+                            if payload.get("host_id") != self.host_id:
+                                await self._apply_revocation(payload)
+                            continue
+                        yield payload
                 finally:
                     refresher.cancel()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Like AsyncRedisManager: log, back off, subscribe again.
-                logger.exception("channel layer listen failed; retrying in %.0f s", retry)
+            except Exception as exc:
+                if lost_since is None:
+                    lost_since = time.time()
+                    logger.warning("channel layer listener failed (%s: %s); subscribing again",
+                                   type(exc).__name__, exc)
                 await asyncio.sleep(retry)
-                retry = min(retry * 2, 60.0)
+                retry = min(retry * 2, 2.0)
 
     async def _refresh_membership(self, channel: str) -> None:
         while True:

@@ -60,3 +60,24 @@ class NotificationCursor(models.Model):
         settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE
     )
     read_up_to = models.BigIntegerField(default=0)
+
+
+class TokenVersion(models.Model):
+    """A user's token version: tokens carry the version they were issued at
+    (``realtime.auth``); a password change or a deactivation bumps it, so every earlier
+    token is refused. No row means version 0. Kept apart from ``User`` so that saving a
+    stale ``User`` instance cannot write an older version back."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+        related_name="token_version",
+    )
+    version = models.PositiveBigIntegerField(default=0)
+
+
+class RevokedSession(models.Model):
+    """A logged-out session (the ``sid`` claim): every token of it is refused."""
+
+    sid = models.CharField(primary_key=True, max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    revoked_at = models.DateTimeField(auto_now_add=True, db_index=True)

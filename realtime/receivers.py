@@ -8,9 +8,10 @@ from django.dispatch import receiver
 from messagerie.models import Message
 from messagerie.signals import messages_read
 from rendezvous.models import Creneau, Rappel, RendezVous
-from rendezvous.signals import creneau_conflict
+from rendezvous.signals import access_revoked, creneau_conflict
 
 from . import catalogue
+from .auth import revoke_user
 from .events import send_events
 
 
@@ -51,3 +52,8 @@ def on_messages_read(sender, conversation, lecteur, message_ids, auteurs, lu_at,
 def on_rappel_saved(sender, instance: Rappel, created: bool, **kwargs) -> None:
     if created and instance.statut == Rappel.Statut.ENVOYE:
         send_events(catalogue.reminder_events(instance.rendezvous, instance.offset_minutes))
+
+
+@receiver(access_revoked, dispatch_uid="realtime.access_revoked")
+def on_access_revoked(sender, user, **kwargs) -> None:
+    revoke_user(user.pk)

@@ -12,12 +12,13 @@ serialises event-writing transactions on PostgreSQL; SQLite serialises all write
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from .events import payload_of
+from .models import Event
 from .selectors import events_addressed_to
 
 GUARD_SECONDS = 60.0
@@ -37,7 +38,7 @@ def parse_last_event_id(auth: object) -> int | None | bool:
     value = auth["lastEventId"]
     if isinstance(value, bool):
         return False
-    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         value = int(value)
     if isinstance(value, int) and 0 <= value < 2**63:
         return value
@@ -61,3 +62,28 @@ def event_id_of(message: dict) -> int | None:
         value = payload.get("eventId")
         return value if isinstance(value, int) else None
     return None
+
+
+def catch_up_messages(since: float, limit: int) -> list[dict]:
+    """The bus messages of the events committed after the last event created before
+    ``since`` (wall time), in id (= commit) order, at most ``limit``.
+
+    "Committed after" rather than "created after": a long transaction commits its events
+    later than their ``created_at``, and ids follow commit order.
+    """
+    moment = datetime.fromtimestamp(since, UTC)
+    floor = (Event.objects.filter(created_at__lt=moment).order_by("-pk")
+             .values_list("pk", flat=True).first()) or 0
+    events = list(Event.objects.filter(pk__gt=floor).order_by("pk")
+                  .prefetch_related("rooms")[:limit])
+    messages = []
+    for event in events:
+        rooms = None if event.to_everyone else sorted({r.room for r in event.rooms.all()})
+        if rooms == []:
+            continue  # addressed to nobody
+        messages.append({
+            "method": "emit", "event": event.name, "data": [payload_of(event)], "namespace": "/",
+            "room": rooms, "skip_sid": None, "callback": None, "host_id": None,
+            "created": event.created_at.timestamp(),
+        })
+    return messages

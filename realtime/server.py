@@ -10,28 +10,32 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import socketio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from socketio import packet as sio_packet
 
 from messagerie.selectors import may_join_conversation
 
-from . import transport
+from . import client_errors, transport
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
 from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since, parse_last_event_id
-from .rooms import auto_rooms
+from .rooms import auto_rooms, user_room
 
 logger = logging.getLogger(__name__)
 
 MAX_ROOM_LENGTH = 100
-CONVERSATION_ROOM = re.compile(r"^conversation:([1-9][0-9]{0,17})$")
+REVOCATION_MEMORY_SECONDS = 10.0
+# Matched with ``fullmatch``: ``$`` also matches before a final newline, which made
+# ``conversation:1\n`` a distinct, joinable room.
+CONVERSATION_ROOM = re.compile(r"conversation:([1-9][0-9]{0,17})")
 # Slot changes of one doctor: public slot data, any authenticated user may follow them.
-CRENEAUX_ROOM = re.compile(r"^creneaux:[1-9][0-9]{0,17}$")
+CRENEAUX_ROOM = re.compile(r"creneaux:[1-9][0-9]{0,17}")
 
 
 def ack(type_: str, message: str, code: str | None = None, **data) -> dict:
@@ -64,21 +68,125 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 UNKNOWN_EVENT_NAME = "\x00reserved"
 
 
+# A binary packet announces its attachments; each one is held until the last arrives.
+MAX_ATTACHMENTS = 10
+# Acknowledgement ids are JavaScript numbers on the client side.
+MAX_ACK_ID = 2**53
+
+
+class InvalidPacket(Exception):
+    """A Socket.IO packet that does not decode, or makes no sense in the socket's state."""
+
+
 class Server(socketio.AsyncServer):
     async def _handle_event(self, eio_sid, namespace, id, data):
         if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
             data = [UNKNOWN_EVENT_NAME, data[0]]
         return await super()._handle_event(eio_sid, namespace, id, data)
 
+    async def _handle_eio_message(self, eio_sid, data):
+        """python-socketio's dispatch, after checking the packet as the protocol (and
+        socket.io's own parser) does. A packet that does not decode, or makes no sense in
+        the socket's state, closes that connection with one rate-limited log line:
+        python-socketio raised there, and engine.io logged a traceback per packet while
+        the connection stayed open."""
+        try:
+            pkt = self._checked_packet(eio_sid, data)
+        except InvalidPacket as exc:
+            self._binary_packet.pop(eio_sid, None)
+            client_errors.report("socket.io socket %s: %s %s; connection closed", eio_sid, exc,
+                                 client_errors.excerpt(data))
+            await transport.drop(self.eio.sockets.get(eio_sid))
+            return
+        if pkt is None:
+            return  # a binary attachment, more to come
+        kind = pkt.packet_type
+        if kind == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif kind == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif kind in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        else:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+
+    def _checked_packet(self, eio_sid: str, data: object):
+        """The decoded packet, None while a binary packet waits for attachments, or
+        InvalidPacket."""
+        pending = self._binary_packet.get(eio_sid)
+        if pending is not None:
+            if not isinstance(data, bytes):
+                raise InvalidPacket("text where a binary attachment was expected")
+            try:
+                complete = pending.add_attachment(data)
+            except Exception as exc:  # placeholders of the client's: any failure is theirs
+                raise InvalidPacket("bad binary attachment") from exc
+            if not complete:
+                return None
+            del self._binary_packet[eio_sid]
+            self._check_data(pending)
+            return pending
+        if not isinstance(data, str) or not data or data[0] not in "0123456":
+            raise InvalidPacket("not a Socket.IO packet")
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except Exception as exc:  # parsing the client's text: any failure is theirs
+            raise InvalidPacket("undecodable packet") from exc
+        namespace = pkt.namespace or "/"
+        if not namespace.startswith("/"):
+            raise InvalidPacket("bad namespace")
+        kind = pkt.packet_type
+        connected = self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+        if kind in (sio_packet.CONNECT, sio_packet.DISCONNECT) and pkt.id is not None:
+            raise InvalidPacket("acknowledgement id on a CONNECT or DISCONNECT")
+        if kind == sio_packet.CONNECT:
+            if pkt.data is not None and not isinstance(pkt.data, dict):
+                raise InvalidPacket("CONNECT payload is not an object")
+            if connected:
+                raise InvalidPacket("CONNECT on a connected namespace")
+            return pkt
+        if not connected:
+            raise InvalidPacket("packet for a namespace that is not connected")
+        if kind == sio_packet.DISCONNECT:
+            if pkt.data is not None:
+                raise InvalidPacket("DISCONNECT with a payload")
+            return pkt
+        if kind == sio_packet.CONNECT_ERROR:
+            raise InvalidPacket("CONNECT_ERROR from a client")
+        if pkt.id is not None and not 0 <= pkt.id < MAX_ACK_ID:
+            raise InvalidPacket("acknowledgement id out of range")
+        if kind in (sio_packet.ACK, sio_packet.BINARY_ACK):
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            if pkt.id is None or pkt.id not in self.manager.callbacks.get(sid, {}):
+                raise InvalidPacket("acknowledgement of nothing we asked")
+        if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+            if not 1 <= pkt.attachment_count <= MAX_ATTACHMENTS:
+                raise InvalidPacket("bad attachment count")
+            self._check_data(pkt)
+            self._binary_packet[eio_sid] = pkt
+            return None
+        self._check_data(pkt)
+        return pkt
+
+    @staticmethod
+    def _check_data(pkt) -> None:
+        data = pkt.data
+        if pkt.packet_type in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+            if not (isinstance(data, list) and data and isinstance(data[0], str)):
+                raise InvalidPacket("event payload is not [name, ...]")
+        elif not isinstance(data, list):
+            raise InvalidPacket("acknowledgement payload is not a list")
+
 
 def origin_allowed(origin: str | None, environ: dict) -> bool:
-    """Configured origins, plus the server's own (the web front it serves at ``/``)."""
-    if settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS:
-        return True
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST")
+    """The allow-list only (``CORS_ALLOWED_ORIGINS``, as for REST).
+
+    An ``Origin`` equal to the request's ``Host`` is not trusted on its own: the Host
+    header is the client's to choose, so that rule let any site through the allow-list.
+    The web front served at ``/`` has its origin in the list (the default covers
+    ``make run``). Requests without an Origin (non-browser clients) are not checked.
+    """
+    return settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS
 
 
 transport.install(lean=settings.ENGINEIO_LEAN_SOCKETS)
@@ -88,6 +196,8 @@ transport.install(lean=settings.ENGINEIO_LEAN_SOCKETS)
 class SocketState:
     user_id: int
     auto: frozenset[str]
+    session: str | None = None  # the token's session (logout closes its sockets)
+    jti: str | None = None
     joined: set[str] = field(default_factory=set)
     tokens: float = 0.0
     stamp: float = 0.0
@@ -117,6 +227,31 @@ def create_server() -> socketio.AsyncServer:
         engineio_logger=False,
     )
     sockets: dict[str, SocketState] = {}
+    # Revocations applied in the last seconds: a socket whose token was checked just before
+    # one (its connect handler still running) is refused at the end of its connect.
+    revocations: deque[tuple[float, int, frozenset[str]]] = deque()
+
+    def revoked(user_id: int, session: str | None, jti: str | None) -> bool:
+        horizon = time.monotonic() - REVOCATION_MEMORY_SECONDS
+        while revocations and revocations[0][0] < horizon:
+            revocations.popleft()
+        return any(user == user_id and (not keys or session in keys or jti in keys)
+                   for _, user, keys in revocations)
+
+    async def revoke_here(user_id: int, sessions: list[str], jtis: list[str]) -> None:
+        """Close this server's sockets of the user (of those sessions or tokens, if given)."""
+        keys = frozenset(sessions) | frozenset(jtis)
+        revocations.append((time.monotonic(), user_id, keys))
+        targets = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
+        for sid in targets:
+            state = sockets.get(sid)
+            if state is None or state.user_id != user_id:
+                continue
+            if keys and state.session not in keys and state.jti not in keys:
+                continue
+            await server.disconnect(sid)
+
+    server.manager.on_revoke = revoke_here
 
     def expire(sid: str) -> None:
         """The socket's token expired: disconnect it (a timer callback, one per socket)."""
@@ -134,9 +269,12 @@ def create_server() -> socketio.AsyncServer:
         if last_event_id is False:
             raise socketio.exceptions.ConnectionRefusedError(ERR_LAST_EVENT_ID)
         user = identity.user
+        if revoked(user.pk, identity.session, identity.jti):
+            # revoked while its token was checked (from here to its rooms nothing awaits)
+            raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
         rooms = auto_rooms(user)
         state = SocketState(
-            user_id=user.pk, auto=frozenset(rooms),
+            user_id=user.pk, auto=frozenset(rooms), session=identity.session, jti=identity.jti,
             tokens=settings.SOCKETIO_RATE_BURST, stamp=time.monotonic(),
         )
         loop = asyncio.get_running_loop()
@@ -202,8 +340,8 @@ def create_server() -> socketio.AsyncServer:
             return error
         if room in state.auto or room in state.joined:
             return ack("success", "Room rejointe", room=room)
-        conversation = CONVERSATION_ROOM.match(room)
-        if conversation is None and not CRENEAUX_ROOM.match(room):
+        conversation = CONVERSATION_ROOM.fullmatch(room)
+        if conversation is None and not CRENEAUX_ROOM.fullmatch(room):
             return refuse(ERR_ROOM_FORBIDDEN, room=room)
         if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
             return refuse(ERR_TOO_MANY_ROOMS, room=room)
@@ -263,4 +401,4 @@ def ensure_started() -> None:
     if not sio.manager_initialized:
         sio.manager_initialized = True
         sio.manager.initialize()
-    bus.attach(loop, sio.emit)
+    bus.attach(loop, sio.emit, sio.manager.revoke)

@@ -9,6 +9,13 @@ Correctness, always on:
   (16) packets and drop the connection: a burst of 17+ events disconnected
   python-socketio clients on polling. A poll now answers with at most that many; the
   rest goes in the next poll.
+- a long-polling POST whose body does not decode is the client's error: one
+  rate-limited line (``realtime.client_errors``), the session closed and a 400, as for
+  an unknown packet type (stock logged a traceback and answered "OK");
+- a packet of a type engine.io does not have closes its connection on either socket
+  kind (stock's ``receive`` failed formatting its log line: a traceback per frame);
+- ``drop`` ends a connection the way engine.io does on a protocol error (no Socket.IO
+  DISCONNECT, so official clients reconnect by themselves).
 
 Lean sockets (``ENGINEIO_LEAN_SOCKETS``, on by default): what a held socket costs in
 memory, and what a delivery costs in CPU. Stock python-engineio keeps, for every
@@ -19,7 +26,9 @@ and its service task makes a ``wait_for`` per socket visited. Instead:
 - under daphne, once a websocket is open, packets are written to it at once (daphne's
   send never suspends: Twisted buffers), so there is no writer task and a delivery is a
   function call, not a task wake-up; elsewhere the stock writer task is kept;
-- the reader waits under ``asyncio.timeout`` (one timer, no task);
+- the reader waits under ``asyncio.timeout`` (one timer, no task); a frame that does not
+  decode, or of an unknown type, closes the connection with one rate-limited log line
+  (stock logged a traceback per frame and kept reading);
 - one ``Heartbeat`` per server sends the pings of every socket from one timer;
 - queues are ``SlimQueue``: no deque while empty (an idle ``asyncio.Queue`` holds three
   deques and an ``Event``, ~2.5 KB);
@@ -43,12 +52,15 @@ from collections import deque
 from engineio import async_server, async_socket, exceptions, packet, payload
 from engineio.async_drivers import asgi as asgi_driver
 
+from .client_errors import excerpt, report
+
 logger = logging.getLogger(__name__)
 
 MAX_PACKETS_PER_POLL = payload.Payload.max_decode_packets
 SERVICE_SLICE_SECONDS = 0.5
 
 _stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
+_stock_receive = async_socket.AsyncSocket.receive
 
 
 class SlimQueue:
@@ -208,6 +220,13 @@ class DaphneWebsocket:
             return None
         return cls(send.func.__self__.connections, send.args[0])
 
+    def close(self) -> None:
+        """Close the websocket now (its reader then ends the engine.io socket)."""
+        connection = self.connections.get(self.protocol)
+        if connection is None or connection.get("disconnected"):
+            return
+        self.protocol.handle_reply({"type": "websocket.close", "code": 1000})
+
     def write(self, frame: str | bytes) -> None:
         connection = self.connections.get(self.protocol)
         if connection is None or connection.get("disconnected"):
@@ -288,6 +307,92 @@ def schedule_ping(self) -> None:
         heartbeat_of(self.server).schedule(self)
 
 
+def _decoded(socket, data) -> packet.Packet | None:
+    """The engine.io packet in a client frame, or None (reported) when it does not decode."""
+    try:
+        pkt = packet.Packet(encoded_packet=data)
+    except Exception:  # parsing the client's bytes: any failure is theirs
+        report("engine.io socket %s: undecodable packet %s; connection closed", socket.sid, excerpt(data))
+        return None
+    if not _known_type(pkt):
+        report("engine.io socket %s: unknown packet type %s; connection closed", socket.sid, excerpt(data))
+        return None
+    return pkt
+
+
+async def receive(self, pkt: packet.Packet) -> None:
+    """Stock, but a packet type engine.io does not have closes the connection (stock's
+    receive raised IndexError formatting its log line, which was logged as a traceback
+    while python-engineio's own websocket reader kept reading)."""
+    if not _known_type(pkt):
+        report("engine.io socket %s: unknown packet type %s; connection closed", self.sid,
+               excerpt(str(pkt.packet_type)))
+        await drop(self)
+        raise exceptions.SocketIsClosedError()  # ends the websocket reader, stock or lean
+    await _stock_receive(self, pkt)
+
+
+def _known_type(pkt: packet.Packet) -> bool:
+    # "7".."9" decode to types that engine.io's receive() cannot even log (IndexError)
+    return 0 <= pkt.packet_type < len(packet.packet_names)
+
+
+async def handle_post_request(self, environ) -> None:
+    """Stock, with a malformed body reported as one line and the session closed (400).
+
+    The session is closed here without waiting: stock's ``disconnect`` waits until a
+    long-poll takes the CLOSE packet, and a client with no poll pending never sends one
+    while its POST is unanswered.
+    """
+    try:
+        length = int(environ.get("CONTENT_LENGTH", "0") or 0)
+    except ValueError:
+        length = -1
+    if length > self.server.max_http_buffer_size:
+        await _refuse(self, "polling payload over the size limit", b"")
+    body = b""
+    if length >= 0:
+        body = await environ["wsgi.input"].read(length)
+    try:
+        if length < 0:
+            raise ValueError("bad Content-Length")
+        packets = payload.Payload(encoded_payload=body.decode("utf-8")).packets
+    except Exception:  # parsing the client's bytes: any failure is theirs
+        await _refuse(self, "undecodable polling payload", body)
+    for pkt in packets:
+        if not _known_type(pkt):
+            await _refuse(self, "unknown packet type", pkt.encode(b64=True))
+        try:
+            await self.receive(pkt)
+        except exceptions.UnknownPacketError:
+            await _refuse(self, "unknown packet type", pkt.encode(b64=True))
+        if self.closed:
+            break  # the packet closed the session (a Socket.IO protocol error, a CLOSE)
+
+
+async def _refuse(socket, what: str, data) -> None:
+    report("engine.io socket %s: %s %s; connection closed", socket.sid, what, excerpt(data))
+    await socket.close(wait=False, abort=False, reason=socket.server.reason.TRANSPORT_ERROR)
+    raise exceptions.EngineIOError()  # the server answers 400 and forgets the session
+
+
+async def drop(socket: async_socket.AsyncSocket | None) -> None:
+    """End an engine.io connection as engine.io does on a protocol error.
+
+    The session closes (disconnect handlers run), a pending long-poll answers CLOSE, an
+    open websocket is closed. No Socket.IO DISCONNECT packet: official clients take it as
+    a lost transport and reconnect by themselves.
+    """
+    if socket is None or socket.closed or socket.closing:
+        return
+    websocket = socket._websocket
+    await socket.close(wait=False, abort=False, reason=socket.server.reason.TRANSPORT_ERROR)
+    if websocket is not None:
+        websocket.close()
+    elif socket.upgraded:
+        socket.queue.put_nowait(None)  # stock websocket writer: ends it, and it closes the websocket
+
+
 async def websocket_handler(self, ws) -> None:
     websocket = DaphneWebsocket.of(ws)
     if websocket is None:
@@ -302,8 +407,8 @@ async def websocket_handler(self, ws) -> None:
             pkt = _within_limit(await ws.wait(), limit)
         except OSError:
             return
-        decoded = packet.Packet(encoded_packet=pkt)
-        if decoded.packet_type != packet.PING or decoded.data != "probe":
+        decoded = _decoded(self, pkt)
+        if decoded is None or decoded.packet_type != packet.PING or decoded.data != "probe":
             self.upgrading = False
             return
         await ws.send(packet.Packet(packet.PONG, data="probe").encode())
@@ -313,7 +418,8 @@ async def websocket_handler(self, ws) -> None:
         except OSError:
             self.upgrading = False
             return
-        if packet.Packet(encoded_packet=pkt).packet_type != packet.UPGRADE:
+        decoded = _decoded(self, pkt)
+        if decoded is None or decoded.packet_type != packet.UPGRADE:
             self.upgraded = False
             self.upgrading = False
             return
@@ -342,14 +448,20 @@ async def websocket_handler(self, ws) -> None:
             break
         if p is None:
             break  # connection closed by the client
+        pkt = _decoded(self, p)
+        if pkt is None:
+            break  # a frame that does not decode: close, as engine.io does
         try:
-            await self.receive(packet.Packet(encoded_packet=p))
+            await self.receive(pkt)
         except exceptions.UnknownPacketError:
-            pass
+            report("engine.io socket %s: unknown packet type %s; connection closed", self.sid, excerpt(p))
+            break
         except exceptions.SocketIsClosedError:
             break
         except Exception:
-            server.logger.exception("Unknown receive error")
+            server.logger.exception("Unknown receive error")  # a bug of ours: keep the traceback
+        if self.closed:
+            break  # the packet closed the session (a Socket.IO protocol error, a CLOSE)
 
     self._websocket = None
     await ws.close()
@@ -475,6 +587,8 @@ LEAN_ENGINEIO_VERSIONS = ("4.15.",)
 def install(*, lean: bool = True) -> bool:
     """Install the poll fix, and the lean sockets if asked; True when the lean ones are in."""
     async_socket.AsyncSocket.poll = poll
+    async_socket.AsyncSocket.handle_post_request = handle_post_request
+    async_socket.AsyncSocket.receive = receive
     async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
     async_socket.AsyncSocket.send_nowait = send_nowait
     if not lean:

@@ -15,13 +15,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from audit import journal
 from medical_booking.errors import DomainError, Introuvable, PermissionRefusee
 from medical_booking.fields import BoundedDateTimeFilter
 from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
+from realtime.auth import SessionRefreshToken, end_session
 
 from . import selectors, services
 from .models import Cabinet, Creneau, Medecin, RendezVous, Role
@@ -85,7 +85,8 @@ class RegisterView(APIView):
 
 
 class LogoutView(APIView):
-    """Blacklist the refresh token and the access token used for this call."""
+    """End the session: the refresh token, the access token used for this call and every
+    other token of their session are refused from now on; its sockets close."""
 
     @extend_schema(request={"application/json": {"type": "object", "properties": {"refresh": {"type": "string"}}}},
                    responses={205: None})
@@ -94,13 +95,12 @@ class LogoutView(APIView):
         if not isinstance(raw, str) or not raw:
             raise DomainError("Le champ refresh est obligatoire", code="validation_error")
         try:
-            refresh = RefreshToken(raw)
+            refresh = SessionRefreshToken(raw)
             if str(refresh.get("user_id")) != str(request.user.pk):
                 raise PermissionRefusee("Ce token appartient à un autre utilisateur")
-            refresh.blacklist()
+            end_session(request.user, refresh, request.auth)
         except TokenError as exc:
             raise DomainError("Token invalide ou expiré", code="token_not_valid") from exc
-        request.auth.blacklist()
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .signals import access_revoked
+
 
 class Role(models.TextChoices):
     PATIENT = "PATIENT", "Patient"
@@ -122,6 +124,22 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(role__in=[r.value for r in Role]),
             ),
         ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Remembered so save() can tell a deactivation (without loading a deferred field).
+        self._was_active = self.__dict__.get("is_active")
+
+    def save(self, *args, **kwargs) -> None:
+        # A password change (set_password, wherever it is called) or a deactivation ends
+        # every session of the user: realtime revokes their tokens and closes their sockets.
+        revoked = not self._state.adding and (
+            self._password is not None or (self._was_active is True and self.is_active is False)
+        )
+        super().save(*args, **kwargs)
+        self._was_active = self.is_active
+        if revoked:
+            access_revoked.send(sender=User, user=self)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email

@@ -82,16 +82,25 @@ class Server:
     port: int
     log: Path
     proc: subprocess.Popen | None = None
+    args: list[str] = field(default_factory=list)  # extra daphne options
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def origins(self) -> list[str]:
+        """The origins of the pages this server serves (its own web front)."""
+        return [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
+
     def start(self) -> Server:
+        # Socket.IO accepts browser origins from CORS_ALLOWED_ORIGINS only: add our own.
+        configured = [o for o in self.env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
+        env = {**self.env, "CORS_ALLOWED_ORIGINS": ",".join(dict.fromkeys(configured + self.origins))}
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "medical_booking.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+             *self.args, "medical_booking.asgi:application"],
+            cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -102,6 +102,44 @@ def test_gc_policy_freezes_start_up_and_runs_full_collections_on_its_schedule():
     assert result["scheduled_full"] >= 2
 
 
+RSS_SCRIPT = """
+import asyncio, gc, json, os
+from realtime import gc_policy
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+
+async def main():
+    gc_policy.install(300, growth_blocks=200_000)
+    before = rss_bytes()
+    for _ in range(6):  # ~200 MB of garbage in old reference cycles, as closed connections leave
+        batch = []
+        for _ in range(100_000):
+            cycle = [bytearray(300)]
+            cycle.append(cycle)
+            batch.append(cycle)
+        gc.collect(1)  # they outlive the young generations (a connection lives a while)...
+        del batch, cycle  # ...then die
+        await asyncio.sleep(1.2)  # the watch looks once a second
+    print(json.dumps({"full": len(full), "growth": rss_bytes() - before}))
+
+asyncio.run(main())
+"""
+
+
+def test_gc_policy_collects_early_when_memory_grows():
+    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["full"] >= 3, result  # install's, then the growth's (the 300 s timer never fires)
+    assert result["growth"] < 100 * 2**20, result  # not the ~200 MB left uncollected
+
+
 def test_gc_policy_zero_keeps_cpythons_own():
     result = run_gc_script("0")
     assert result["installed"] is False

@@ -12,7 +12,9 @@
 //   join: ["conversation:1", ...],         // join-room with an ack, once connected
 //   expect: 3,                             // exit after this many events (optional)
 //   timeoutMs: 30000,                      // exit after this long, whatever happens
-//   exitOnConnectError: true               // exit after a connect_error (default true)
+//   exitOnConnectError: true,              // exit after a connect_error (default true)
+//   replay: true                           // auth as a function: {token, lastEventId} on every
+//                                          // (re)connection, as the web front does
 // }
 //
 // Commands, one JSON object per stdin line, once running:
@@ -73,8 +75,11 @@ function start(scenario) {
   const exitOnConnectError = scenario.exitOnConnectError !== false;
 
   const options = {};
+  let lastEventId = null;
   if (scenario.auth !== undefined) options.auth = scenario.auth;
-  else if (scenario.token != null) options.auth = { token: scenario.token };
+  else if (scenario.replay) {
+    options.auth = (cb) => cb(lastEventId == null ? { token: scenario.token } : { token: scenario.token, lastEventId });
+  } else if (scenario.token != null) options.auth = { token: scenario.token };
   if (Array.isArray(scenario.transports)) options.transports = scenario.transports;
   if (scenario.extraHeaders) options.extraHeaders = scenario.extraHeaders;
   if (scenario.reconnection === false) options.reconnection = false;
@@ -84,6 +89,8 @@ function start(scenario) {
 
   const onEvent = (event, args, isListened) => {
     eventCount += 1;
+    const id = args[0] && args[0].eventId;
+    if (Number.isInteger(id) && (lastEventId == null || id > lastEventId)) lastEventId = id;
     out("event", { event, payload: args.length === 1 ? args[0] : args, listened: isListened });
     if (expect !== null && eventCount >= expect) finish("expected-events");
   };

@@ -1,0 +1,149 @@
+"""Token revocation in the API: logout ends the whole session, a password change or a
+deactivation ends every session of the user, wherever it happens (service, admin,
+``set_password``). The sockets side is in tests/test_socket_revocation.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from realtime.auth import SESSION_CLAIM, VERSION_CLAIM, RevocableAccessToken, SessionRefreshToken
+from realtime.models import RevokedSession, TokenVersion
+from rendezvous.models import User
+from tests import factories as f
+from tests import helpers
+from tests.helpers import assert_error, body
+
+pytestmark = pytest.mark.django_db
+fast_hashers = helpers.fast_hashers  # fixture
+
+
+def login(email, password=f.PASSWORD) -> dict:
+    r = f.client_for().post("/api/auth/token/", {"email": email, "password": password}, format="json")
+    assert r.status_code == 200, r.content
+    return body(r)
+
+
+def refresh(token: str):
+    return f.client_for().post("/api/auth/token/refresh/", {"refresh": token}, format="json")
+
+
+def me(access: str):
+    client = f.client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.get("/api/me/")
+
+
+def logout(access: str, refresh_token: str):
+    client = f.client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.post("/api/auth/logout/", {"refresh": refresh_token}, format="json")
+
+
+def test_login_opens_a_session_that_refresh_keeps():
+    p = f.patient()
+    first = login(p.email)
+    sid = SessionRefreshToken(first["refresh"])[SESSION_CLAIM]
+    assert RevocableAccessToken(first["access"])[SESSION_CLAIM] == sid
+    assert RevocableAccessToken(first["access"])[VERSION_CLAIM] == 0
+    rotated = body(refresh(first["refresh"]))
+    assert SessionRefreshToken(rotated["refresh"])[SESSION_CLAIM] == sid
+    assert RevocableAccessToken(rotated["access"])[SESSION_CLAIM] == sid
+    # Another log-in is another session.
+    assert SessionRefreshToken(login(p.email)["refresh"])[SESSION_CLAIM] != sid
+
+
+def test_logout_refuses_every_token_of_the_session_and_only_those():
+    p = f.patient()
+    session = login(p.email)
+    earlier_access = session["access"]
+    rotated = body(refresh(session["refresh"]))  # a second access token of the same session
+    other = login(p.email)  # another device
+    assert logout(rotated["access"], rotated["refresh"]).status_code == 205
+    for access in (earlier_access, rotated["access"]):
+        assert_error(me(access), 401, "token_not_valid")
+    assert_error(refresh(rotated["refresh"]), 401, "token_not_valid")
+    assert RevokedSession.objects.filter(user=p).count() == 1
+    # The other session is untouched.
+    assert me(other["access"]).status_code == 200
+    assert refresh(other["refresh"]).status_code == 200
+
+
+def test_password_change_refuses_every_earlier_token(fast_hashers):
+    p = f.patient()
+    a, b = login(p.email), login(p.email)
+    minted = str(RevocableAccessToken.for_user(p))
+    legacy = f.access(p)  # a token without the version claim (version 0)
+    assert me(minted).status_code == 200 and me(legacy).status_code == 200
+    user = User.objects.get(pk=p.pk)
+    user.set_password("An0ther-passphrase")
+    user.save()
+    assert TokenVersion.objects.get(user=p).version == 1
+    for access in (a["access"], b["access"], minted, legacy):
+        assert_error(me(access), 401, "token_not_valid")
+    for token in (a["refresh"], b["refresh"]):
+        assert_error(refresh(token), 401, "token_not_valid")
+    fresh = login(p.email, "An0ther-passphrase")
+    assert me(fresh["access"]).status_code == 200
+    assert refresh(fresh["refresh"]).status_code == 200
+
+
+def test_deactivation_in_the_admin_refuses_tokens_even_after_reactivation(client, fast_hashers):
+    admin = f.superadmin(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    p = f.patient()
+    tokens = login(p.email)
+    url = f"/admin/rendezvous/user/{p.pk}/change/"
+    form = {"email": p.email, "first_name": p.first_name, "last_name": p.last_name, "telephone": "",
+            "role": p.role, "cabinet": "", "is_active": "", "is_staff": "", "is_superuser": "",
+            "groups": [], "user_permissions": [], "password": p.password}
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    p.refresh_from_db()
+    assert not p.is_active and TokenVersion.objects.get(user=p).version == 1
+    assert_error(me(tokens["access"]), 401)
+    # Reactivated: the tokens from before stay refused; a new log-in works.
+    response = client.post(url, {**form, "is_active": "on"})
+    assert response.status_code == 302
+    assert TokenVersion.objects.get(user=p).version == 1  # reactivation revokes nothing
+    assert_error(me(tokens["access"]), 401, "token_not_valid")
+    assert_error(refresh(tokens["refresh"]), 401, "token_not_valid")
+    assert me(login(p.email)["access"]).status_code == 200
+
+
+def test_ordinary_saves_revoke_nothing():
+    p = f.patient()
+    tokens = login(p.email)
+    client = f.client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert client.patch("/api/me/", {"first_name": "Nouveau"}, format="json").status_code == 200
+    user = User.objects.get(pk=p.pk)
+    user.telephone = "0600000000"
+    user.save()
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    assert not TokenVersion.objects.filter(user=p).exists()
+    assert me(tokens["access"]).status_code == 200
+
+
+def test_stale_user_instance_cannot_bring_old_tokens_back(fast_hashers):
+    p = f.patient()
+    tokens = login(p.email)
+    stale = User.objects.get(pk=p.pk)
+    fresh = User.objects.get(pk=p.pk)
+    fresh.set_password("An0ther-passphrase")
+    fresh.save()
+    stale.first_name = "Écrasé"
+    stale.save()  # writes every User column, from before the password change
+    assert_error(me(tokens["access"]), 401, "token_not_valid")
+
+
+def test_rest_authentication_still_costs_two_queries():
+    """The version check rides on the user query (a join), the session check replaces
+    the per-token blacklist lookup: no extra query per request."""
+    p = f.patient()
+    access = login(p.email)["access"]
+    with CaptureQueriesContext(connection) as queries:
+        assert me(access).status_code == 200
+    assert len(queries) == 2, [q["sql"] for q in queries]
