@@ -5,15 +5,30 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install node lint audit bench clean
+.PHONY: run test install node lint audit bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+# Installs come from the lock (every package of the tree, exact versions and hashes);
+# requirements.txt / requirements-dev.txt are its inputs: edit them, then `make lock`.
+$(STAMP): $(BIN)/python requirements-dev.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip check
 	touch $(STAMP)
+
+UV_VERSION := 0.13.9
+UV_COMPILE = $(VENV)/tools/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
+
+# Regenerate the locks from the inputs (`make lock`), or move every package to its newest
+# release allowed by the inputs (`make lock UPGRADE=1`; one: `make lock UPGRADE_PACKAGE=redis`).
+lock: $(BIN)/python
+	test -x $(VENV)/tools/bin/uv || ($(PYTHON) -m venv $(VENV)/tools && $(VENV)/tools/bin/pip install --quiet uv==$(UV_VERSION))
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) $(if $(UPGRADE_PACKAGE),--upgrade-package $(UPGRADE_PACKAGE)) \
+		requirements.txt -o requirements.lock
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) $(if $(UPGRADE_PACKAGE),--upgrade-package $(UPGRADE_PACKAGE)) \
+		requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 install: $(STAMP)
 
@@ -47,7 +62,7 @@ lint: install
 	$(BIN)/ruff check .
 
 audit: install
-	$(BIN)/pip install --quiet pip-audit && $(BIN)/pip-audit -r requirements.txt
+	$(BIN)/pip install --quiet pip-audit && $(BIN)/pip-audit --require-hashes -r requirements.lock
 
 clean:
 	rm -rf $(VENV) tests/node/node_modules tests/browser/node_modules db.sqlite3 db.sqlite3-*
