@@ -9,7 +9,8 @@
 client-side limit). Expected: one 201, N-1 × 409 ``creneau_indisponible``, no 5xx, one
 ``creneau:conflict`` per loser. ``signup``: N concurrent POST /api/auth/register/ with
 real PBKDF2 hashing (Django's 1,000,000 iterations), while one patient's GET /api/me/
-runs one after the other (the "probe"): how long does an ordinary request wait?
+and POST /api/notifications/read-all/ (a write) run in turn, one after the other (the
+"probe"): how long does another user's ordinary request wait?
 
 Modes: ``redis`` is production (two daphne processes, PostgreSQL + Redis; requests and
 sockets dealt alternately to both), ``embedded`` one daphne on SQLite + the in-memory
@@ -140,7 +141,8 @@ def run_mode(mode: str, args) -> dict:
         load = c.Load({
             "mode": "crowd", "urls": urls, "sockets": sockets, "tokens": [p["token"] for p in patients],
             "requests": requests, "creneau": slot, "conflictMessage": CONFLICT_MESSAGE,
-            "probe": {"url": f"{urls[0]}/api/me/", "token": probe["token"]},
+            "probe": {"url": f"{urls[0]}/api/me/", "writeUrl": f"{urls[0]}/api/notifications/read-all/",
+                      "token": probe["token"]},
             "connectConcurrency": args.concurrency, "deliveryTimeoutMs": 60_000, "hardTimeoutSeconds": 900,
         }, name=f"load-crowd-{mode}")
         ready = load.wait("ready", 600)
@@ -185,19 +187,21 @@ def main() -> None:
         if args.scenario == "booking":
             row += [f"{res['conflictsExactlyOne']}/{res['conflictsExpected']}" if res["sockets"] else "-"]
         else:
-            row += [res["probeMs"]["n"], res["probeMs"]["p50"], res["probeMs"]["max"], res["probeErrors"]]
+            row += [res["probeMs"]["n"] + res["probeWriteMs"]["n"], res["probeMs"]["p50"], res["probeMs"]["max"],
+                    res["probeWriteMs"]["p50"], res["probeWriteMs"]["max"], res["probeErrors"]]
         row += [res["peakConnections"], res["peakThreads"], res["serverCpu"]]
         rows.append(row)
     extra = " ".join(args.server_env)
     what = (f"{args.requests} concurrent bookings of one slot" if args.scenario == "booking"
-            else f"{args.requests} concurrent sign-ups (real PBKDF2), GET /api/me/ probe meanwhile")
+            else f"{args.requests} concurrent sign-ups (real PBKDF2); meanwhile one patient's GET /api/me/ and "
+                 "POST /api/notifications/read-all/ in turn (the probe)")
     print()
     print(f"crowd: {what}{'; ' + extra if extra else ''}{'; ' + args.label if args.label else ''}; {c.machine()}")
     head = ["mode", "requests", "201", "409", "5xx", "other", "p50 ms", "p99 ms", "max ms"]
     if args.scenario == "booking":
         head += ["conflict events 1 each"]
     else:
-        head += ["probe n", "probe p50 ms", "probe max ms", "probe errors"]
+        head += ["probe n", "GET p50 ms", "GET max ms", "write p50 ms", "write max ms", "probe errors"]
     print(c.table(head + ["peak DB conns", "peak threads", "server CPU s"], rows))
     print("(latency from the start of each POST to its answer; peak DB connections of the servers: "
           "pg_stat_activity for the run's database, or descriptors on the SQLite file; threads of all servers)")

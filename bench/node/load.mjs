@@ -286,17 +286,23 @@ async function crowd() {
   emit({ event: "ready", connected, connectSeconds });
   await sleep(cfg.settleMs ?? 1000);
 
+  // The probe user: GET probe.url, then POST probe.writeUrl (an ordinary write), in turn.
   let probing = Boolean(cfg.probe);
   const probe = [];
   async function probeLoop() {
-    while (probing && Date.now() < hardDeadline) {
+    for (let k = 0; probing && Date.now() < hardDeadline; k++) {
+      const write = Boolean(cfg.probe.writeUrl) && k % 2 === 1;
       const t = now();
       try {
-        const res = await fetch(cfg.probe.url, { headers: { authorization: `Bearer ${cfg.probe.token}` } });
+        const res = await fetch(write ? cfg.probe.writeUrl : cfg.probe.url, {
+          method: write ? "POST" : "GET",
+          headers: { authorization: `Bearer ${cfg.probe.token}`, "content-type": "application/json" },
+          body: write ? "{}" : undefined,
+        });
         await res.text();
-        probe.push({ status: res.status, ms: now() - t });
+        probe.push({ write, status: res.status, ms: now() - t });
       } catch (err) {
-        probe.push({ status: 0, ms: now() - t });
+        probe.push({ write, status: 0, ms: now() - t });
       }
     }
   }
@@ -328,7 +334,9 @@ async function crowd() {
     conflictsExtra: losers.reduce((a, i) => a + Math.max(0, conflicts[i] - 1), 0),
     conflictsToNonLosers: others.reduce((a, i) => a + conflicts[i], 0),
     createdEvents: created.reduce((a, b) => a + b, 0), wrongShape,
-    probeMs: summary(probe.map((p) => p.ms)), probeErrors: probe.filter((p) => p.status !== 200).length,
+    probeMs: summary(probe.filter((p) => !p.write).map((p) => p.ms)),
+    probeWriteMs: summary(probe.filter((p) => p.write).map((p) => p.ms)),
+    probeErrors: probe.filter((p) => p.status < 200 || p.status >= 300).length,
     clientCpu: (cpu.user + cpu.system) / 1e6,
     errorSample: bad.length ? `${bad[0].status} ${String(bad[0].text).slice(0, 300)}` : null,
     connectErrors, connectErrorMessages, disconnects,
