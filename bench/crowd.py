@@ -37,6 +37,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 
 CONFLICT_MESSAGE = "Ce créneau n'est plus disponible"
+# Client connections only: autovacuum workers also show the database's name.
+CLIENTS = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
 
 
 class Sampler:
@@ -54,7 +56,7 @@ class Sampler:
     def _connections(self, cursor) -> int:
         if cursor is not None:
             dbname = urllib.parse.urlsplit(self.url).path.lstrip("/")
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,))
+            cursor.execute(CLIENTS, (dbname,))
             return cursor.fetchone()[0]
         path = urllib.parse.urlsplit(self.url).path  # sqlite:////abs/path -> //abs/path
         target = os.path.realpath("/" + path.lstrip("/"))
