@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -36,6 +38,18 @@ MESSAGES = {
 }
 
 
+# The database refused or dropped us (no connection left, a lock wait timed out): a crowd
+# or an outage, not the request's fault. A 503 the client may retry, never a 500.
+UNAVAILABLE_CODE = "service_indisponible"
+UNAVAILABLE_MESSAGE = "Service momentanément surchargé, réessayez dans quelques instants"
+RETRY_AFTER_SECONDS = 2
+
+
+def unavailable_response(response_class=JsonResponse):
+    return response_class(error_body(UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE), status=503,
+                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -51,6 +65,9 @@ def error_body(code: str, message: str, details=None) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, OperationalError):
+        logger.warning("database unavailable: %s", exc)
+        return unavailable_response(Response)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -91,4 +108,11 @@ def json_error_view(status_code: int, code: str, message: str):
 handler400 = json_error_view(400, "bad_request", "Requête invalide")
 handler403 = json_error_view(403, "permission_denied", MESSAGES["permission_denied"])
 handler404 = json_error_view(404, "not_found", MESSAGES["not_found"])
-handler500 = json_error_view(500, "server_error", "Erreur interne du serveur")
+_server_error = json_error_view(500, "server_error", "Erreur interne du serveur")
+
+
+def handler500(request, *args, **kwargs):
+    """Django calls this inside its ``except``: a database outage outside DRF is a 503 too."""
+    if isinstance(sys.exc_info()[1], OperationalError):
+        return unavailable_response()
+    return _server_error(request, *args, **kwargs)

@@ -5,9 +5,12 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medical_booking.settings")
 django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
+
 from medical_booking.handlers import OneHopASGIHandler  # noqa: E402
 
-django_app = OneHopASGIHandler()
+django_app = OneHopASGIHandler(threads=settings.REQUEST_THREADS,
+                               auth_threads=settings.AUTH_REQUEST_THREADS)
 
 from realtime.asgi import build_application  # noqa: E402  (needs the apps loaded)
 

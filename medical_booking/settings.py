@@ -162,14 +162,23 @@ ASGI_APPLICATION = "medical_booking.asgi.application"
 WSGI_APPLICATION = None
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-# Request threads are kept between requests (medical_booking/handlers.py), so each keeps
-# its connection: no connect (and, on SQLite, no PRAGMA journal_mode) per request.
+# Request threads (medical_booking/handlers.py): at most REQUEST_THREADS requests run
+# Django at once per server process, each on a thread kept for the life of the process;
+# more wait their turn on the event loop (never refused). Of those, at most
+# AUTH_REQUEST_THREADS hash a password at once (login, sign-up, password reset), so a crowd
+# of them leaves the other threads to everyone else.
+REQUEST_THREADS = env_int("REQUEST_THREADS", 8)
+AUTH_REQUEST_THREADS = env_int("AUTH_REQUEST_THREADS", 2)
+# Each request thread keeps its connection (no connect, and on SQLite no PRAGMA
+# journal_mode, per request). Database connections per server process are therefore at
+# most REQUEST_THREADS + 1: the request threads, plus asgiref's one shared sync thread
+# (socket authentication, room checks, replay, the reminder scheduler).
 DATABASES = {"default": dj_database_url.parse(
     DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 600), conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the API and a manage.py command write side by side.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
@@ -232,6 +241,15 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# PBKDF2-SHA256 iterations; 0 = Django's default (1,000,000 in 5.2, ~0.25 s of CPU here).
+PASSWORD_HASH_ITERATIONS = env_int("PASSWORD_HASH_ITERATIONS", 0)
+PASSWORD_HASHERS = [
+    "medical_booking.hashers.PBKDF2PasswordHasher",  # Django's, with the count above
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 if env_bool("FAST_PASSWORD_HASHER", False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

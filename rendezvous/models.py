@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -66,11 +67,25 @@ class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        """Hashes the password, then saves: call it outside any write transaction.
+
+        Hashing is PBKDF2, ~0.25 s of CPU. Inside ``transaction.atomic()`` that time would
+        be spent holding the transaction: on SQLite (``BEGIN IMMEDIATE``) the database-wide
+        write lock. A caller that needs its own transaction hashes first
+        (``make_password``) and calls ``create_user_with_hash`` inside it.
+        """
+        return self.create_user_with_hash(email, make_password(password), **extra)
+
+    def create_user_with_hash(self, email: str, password_hash: str, **extra) -> User:
+        """Save a user whose password ``make_password`` already hashed (nothing slow here).
+
+        E-mail uniqueness is left to the unique index (an ``IntegrityError``), so a race
+        between two sign-ups with one address ends the same way as any duplicate.
+        """
         if not email:
             raise ValueError("L'adresse e-mail est obligatoire")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
-        user.set_password(password)
-        user.full_clean(exclude=["password"])
+        user = self.model(email=self.normalize_email(email).lower(), password=password_hash, **extra)
+        user.full_clean(exclude=["password"], validate_unique=False)
         user.save(using=self._db)
         return user
 

@@ -5,6 +5,7 @@ scheduled full garbage collections and SQLite checkpoints off the request path
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from asgiref.testing import ApplicationCommunicator
 
-from medical_booking.handlers import OneHopASGIHandler
+from medical_booking.handlers import OneHopASGIHandler, RequestThreads, hashes_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,11 +53,56 @@ async def test_request_threads_are_kept_and_reused():
     assert set(executor._threads) == threads and len(threads) == 1
 
 
-async def test_a_burst_gets_a_thread_per_request_and_keeps_only_the_limit():
+async def test_a_burst_waits_for_the_bounded_threads_and_every_request_is_answered():
     handler = OneHopASGIHandler(threads=2)
-    results = await asyncio.gather(*(get(handler, f"/api/nothing-{i}/") for i in range(5)))
-    assert [status for status, _ in results] == [404] * 5
-    assert len(handler.threads._idle) <= 2
+    peak = 0
+    real = handler.get_response
+
+    def watched(request):
+        nonlocal peak
+        peak = max(peak, handler.threads.busy)
+        return real(request)
+
+    handler.get_response = watched
+    results = await asyncio.gather(*(get(handler, f"/api/nothing-{i}/") for i in range(20)))
+    assert [status for status, _ in results] == [404] * 20
+    assert handler.threads.started == 2 and peak == 2
+    assert len(handler.threads._idle) == 2 and handler.threads.busy == 0
+
+
+def test_only_password_hashing_posts_take_the_auth_lane():
+    def req(method: str, path: str) -> dict:
+        return {**scope(path), "method": method}
+
+    assert hashes_password(req("POST", "/api/auth/token/"))
+    assert hashes_password(req("POST", "/api/auth/register/"))
+    assert hashes_password(req("POST", "/api/auth/password/reset/"))
+    assert not hashes_password(req("OPTIONS", "/api/auth/token/"))
+    assert not hashes_password(req("POST", "/api/auth/token/refresh/"))
+    assert not hashes_password(req("POST", "/api/auth/logout/"))
+    assert not hashes_password(req("POST", "/api/rendezvous/"))
+
+
+async def test_the_auth_lane_leaves_the_other_threads_to_ordinary_requests():
+    threads = RequestThreads(3, auth_size=1)
+    async with contextlib.AsyncExitStack() as held:
+        await held.enter_async_context(threads.thread(auth=True))
+        second_login = asyncio.ensure_future(held.enter_async_context(threads.thread(auth=True)))
+        await asyncio.sleep(0.05)
+        assert not second_login.done()  # one hashing request at a time
+        # ...while ordinary requests still get the two other threads at once
+        await asyncio.wait_for(held.enter_async_context(threads.thread()), 1)
+        await asyncio.wait_for(held.enter_async_context(threads.thread()), 1)
+        third = asyncio.ensure_future(held.enter_async_context(threads.thread()))
+        await asyncio.sleep(0.05)
+        assert not third.done() and threads.busy == 3 and threads.started == 3
+        third.cancel()
+        second_login.cancel()
+        await asyncio.gather(third, second_login, return_exceptions=True)
+    assert threads.busy == 0 and len(threads._idle) == 3
+    # a cancelled waiter (a client gone while queued) gave its turn back
+    async with threads.thread(auth=True), threads.thread(), threads.thread():
+        assert threads.busy == 3 and threads.started == 3
 
 
 GC_SCRIPT = """

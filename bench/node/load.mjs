@@ -7,6 +7,9 @@
 //   booking  connect N sockets, POST one booking every `intervalMs`, time rendezvous:created
 //            at the patient and rendezvous:new at the doctor
 //   held     connect N sockets, report "ready", hold them `holdSeconds`, report drops
+//   crowd    connect N sockets, then send every request of `requests` at once (one
+//            connection each); count creneau:conflict per socket; a probe user's GETs
+//            one after the other meanwhile
 //
 // Output: JSON lines on stdout ({"event": "ready"|"result"|"progress", ...}); the Python
 // driver prints the tables. Every loop is bounded in count and in time.
@@ -264,7 +267,83 @@ async function held() {
   emit({ event: "result", mode: "held", sockets: n, first, connected, alive, disconnects, connectSeconds, connectErrors });
 }
 
-const modes = { fanout, booking, held };
+// ---- crowd ---------------------------------------------------------------------------
+async function crowd() {
+  const n = cfg.sockets ?? 0; // socket i is the patient of requests[i]
+  const reqs = cfg.requests; // [{url, token, body}]
+  const conflicts = new Uint16Array(reqs.length), created = new Uint16Array(reqs.length);
+  let wrongShape = 0;
+  const onEvent = (i) => ({
+    "creneau:conflict": (p) => {
+      conflicts[i] += 1;
+      const ok = p && p.type === "error" && p.message === cfg.conflictMessage && p.data && p.data.id === cfg.creneau;
+      if (!ok) wrongShape += 1;
+    },
+    "rendezvous:created": () => { created[i] += 1; },
+  });
+  const connectSeconds = n ? await connectAll(n, onEvent) : 0;
+  const connected = sockets.filter(Boolean).length;
+  emit({ event: "ready", connected, connectSeconds });
+  await sleep(cfg.settleMs ?? 1000);
+
+  // The probe user: GET probe.url, then POST probe.writeUrl (an ordinary write), in turn.
+  let probing = Boolean(cfg.probe);
+  const probe = [];
+  async function probeLoop() {
+    for (let k = 0; probing && Date.now() < hardDeadline; k++) {
+      const write = Boolean(cfg.probe.writeUrl) && k % 2 === 1;
+      const t = now();
+      try {
+        const res = await fetch(write ? cfg.probe.writeUrl : cfg.probe.url, {
+          method: write ? "POST" : "GET",
+          headers: { authorization: `Bearer ${cfg.probe.token}`, "content-type": "application/json" },
+          body: write ? "{}" : undefined,
+        });
+        await res.text();
+        probe.push({ write, status: res.status, ms: now() - t });
+      } catch (err) {
+        probe.push({ write, status: 0, ms: now() - t });
+      }
+    }
+  }
+  const probeDone = probeLoop();
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  const responses = await Promise.all(reqs.map((r) => post(r.url, r.token, r.body).catch(
+    (err) => ({ status: 0, ms: now() - t0, text: String(err && err.cause || err) }))));
+  const seconds = (now() - t0) / 1000;
+  probing = false;
+  await probeDone;
+  // One creneau:conflict per 409 whose patient has a socket: wait for them, then a tail
+  // in which a duplicate would show.
+  const losers = responses.map((r, i) => (r.status === 409 && sockets[i] ? i : -1)).filter((i) => i >= 0);
+  const deadline = now() + (cfg.deliveryTimeoutMs ?? 30000);
+  while (losers.some((i) => conflicts[i] === 0) && now() < deadline) await sleep(10);
+  await sleep(cfg.tailMs ?? 1000);
+  const statuses = {};
+  for (const r of responses) statuses[r.status] = (statuses[r.status] || 0) + 1;
+  const others = responses.map((r, i) => i).filter((i) => responses[i].status !== 409 && sockets[i]);
+  const cpu = process.cpuUsage(cpu0);
+  const bad = responses.filter((r) => r.status >= 500 || r.status === 0);
+  emit({
+    event: "result", mode: "crowd", sockets: n, connected, connectSeconds, requests: reqs.length, seconds,
+    statuses, postMs: summary(responses.map((r) => r.ms)),
+    conflictsExpected: losers.length,
+    conflictsExactlyOne: losers.filter((i) => conflicts[i] === 1).length,
+    conflictsMissing: losers.filter((i) => conflicts[i] === 0).length,
+    conflictsExtra: losers.reduce((a, i) => a + Math.max(0, conflicts[i] - 1), 0),
+    conflictsToNonLosers: others.reduce((a, i) => a + conflicts[i], 0),
+    createdEvents: created.reduce((a, b) => a + b, 0), wrongShape,
+    probeMs: summary(probe.filter((p) => !p.write).map((p) => p.ms)),
+    probeWriteMs: summary(probe.filter((p) => p.write).map((p) => p.ms)),
+    probeErrors: probe.filter((p) => p.status < 200 || p.status >= 300).length,
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+    errorSample: bad.length ? `${bad[0].status} ${String(bad[0].text).slice(0, 300)}` : null,
+    connectErrors, connectErrorMessages, disconnects,
+  });
+}
+
+const modes = { fanout, booking, held, crowd };
 try {
   await modes[cfg.mode]();
 } catch (err) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -28,8 +29,15 @@ HOURS = [time(9, 0), time(9, 30), time(10, 0), time(10, 30), time(11, 0), time(1
 class Command(BaseCommand):
     help = "Load the demo practice, its staff, patients and two weeks of slots (idempotent)."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        # Passwords are hashed (PBKDF2, ~0.25 s each) before the write transaction: on
+        # SQLite it holds the database's write lock, which a running server shares.
+        existing = set(User.objects.filter(email__in=[u[0] for u in USERS]).values_list("email", flat=True))
+        hashes = {email: make_password(PASSWORD) for email, *_ in USERS if email not in existing}
+        with transaction.atomic():
+            self.load(hashes)
+
+    def load(self, hashes: dict[str, str]) -> None:
         cabinet, _ = Cabinet.objects.get_or_create(
             nom="Cabinet médical du Parc",
             defaults={"adresse": "12 rue du Parc", "ville": "Lyon", "code_postal": "69006",
@@ -40,8 +48,9 @@ class Command(BaseCommand):
             user = User.objects.filter(email=email).first()
             if user is None:
                 cab = cabinet if role in (Role.MEDECIN, Role.ADMINCABINET) else None
-                user = User.objects.create_user(
-                    email=email, password=PASSWORD, first_name=first, last_name=last,
+                password_hash = hashes.get(email) or make_password(PASSWORD)  # deleted meanwhile
+                user = User.objects.create_user_with_hash(
+                    email, password_hash, first_name=first, last_name=last,
                     role=role, cabinet=cab, is_staff=role == Role.SUPERADMIN,
                     is_superuser=role == Role.SUPERADMIN,
                 )
