@@ -7,7 +7,7 @@ django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402
 
-from medical_booking.handlers import OneHopASGIHandler  # noqa: E402
+from serving.handlers import OneHopASGIHandler  # noqa: E402
 
 django_app = OneHopASGIHandler(threads=settings.REQUEST_THREADS,
                                auth_threads=settings.AUTH_REQUEST_THREADS)

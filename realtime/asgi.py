@@ -7,10 +7,9 @@ import sys
 import socketio
 from django.conf import settings
 
-from medical_booking import sqlite_wal
 from medical_booking.static import StaticFilesHandler
+from serving import daphne_tuning, gc_policy, sqlite_wal
 
-from . import daphne_tuning, gc_policy
 from .scheduler import start_reminders
 from .server import ensure_started, sio
 

@@ -209,7 +209,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         asyncio Task per recipient just to put that frame on the socket's queue; with
         1,000 recipients that was the largest share of the fan-out cost. Here the shared
         packet is written to each open websocket at once, or put on the socket's
-        (unbounded) queue for its transport (``realtime.transport.send_nowait``): the same
+        (unbounded) queue for its transport (``serving.transport.send_nowait``): the same
         order per socket, no task per recipient.
         """
         if namespace not in self.rooms:
@@ -309,7 +309,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         return {**message, "skip_sid": later} if later else message
 
     async def _reconnect_everyone(self) -> None:
-        from .transport import drop
+        from serving.transport import drop
 
         for socket in list(self.server.eio.sockets.values()):
             await drop(socket)

@@ -19,8 +19,8 @@ from django.conf import settings
 from socketio import packet as sio_packet
 
 from messagerie.selectors import may_join_conversation
+from serving import client_errors, transport
 
-from . import client_errors, transport
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager

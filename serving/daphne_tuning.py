@@ -60,7 +60,7 @@ frames are written in the same order; only
    protocols' Python-level ``__hash__``.
 
 4. ``DAPHNE_SLIM_QUEUES`` -- each connection's application input queue is a
-   ``realtime.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
+   ``serving.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
    instead of an ``asyncio.Queue``, whose three deques and ``Event`` cost ~2.5 KB per
    held socket while empty.
 

@@ -10,7 +10,7 @@ Correctness, always on:
   python-socketio clients on polling. A poll now answers with at most that many; the
   rest goes in the next poll.
 - a long-polling POST whose body does not decode is the client's error: one
-  rate-limited line (``realtime.client_errors``), the session closed and a 400, as for
+  rate-limited line (``serving.client_errors``), the session closed and a 400, as for
   an unknown packet type (stock logged a traceback and answered "OK");
 - a packet of a type engine.io does not have closes its connection on either socket
   kind (stock's ``receive`` failed formatting its log line: a traceback per frame);

@@ -216,7 +216,7 @@ from twisted.internet import tcp
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
-from realtime import daphne_tuning
+from serving import daphne_tuning
 print(",".join(sorted(daphne_tuning.installed())) or "-")
 print(int(tcp.Server.__dict__.get("write") is daphne_tuning._eager_write),
       int(WebSocketProtocol.__dict__.get("sendData") is daphne_tuning._fast_send_data),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from asgiref.testing import ApplicationCommunicator
 
-from medical_booking.handlers import OneHopASGIHandler, RequestThreads, hashes_password
+from serving.handlers import OneHopASGIHandler, RequestThreads, hashes_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,7 +107,7 @@ async def test_the_auth_lane_leaves_the_other_threads_to_ordinary_requests():
 
 GC_SCRIPT = """
 import asyncio, gc, json, sys
-from realtime import gc_policy
+from serving import gc_policy
 
 collections = []
 gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "stop" else None)
@@ -150,7 +150,7 @@ def test_gc_policy_freezes_start_up_and_runs_full_collections_on_its_schedule():
 
 RSS_SCRIPT = """
 import asyncio, gc, json, os
-from realtime import gc_policy
+from serving import gc_policy
 
 def rss_bytes():
     with open("/proc/self/statm") as f:
@@ -200,7 +200,7 @@ def test_gc_policy_zero_keeps_cpythons_own():
 def test_checkpoint_copies_the_wal_into_the_database(tmp_path):
     import sqlite3
 
-    from medical_booking.sqlite_wal import checkpoint
+    from serving.sqlite_wal import checkpoint
 
     db = sqlite3.connect(tmp_path / "wal.sqlite3")
     db.execute("PRAGMA journal_mode=WAL")
@@ -216,7 +216,7 @@ def test_checkpoint_copies_the_wal_into_the_database(tmp_path):
 def test_server_connections_leave_checkpoints_to_the_checkpointer(db):
     from django.db import connection
 
-    from medical_booking.sqlite_wal import no_autocheckpoint
+    from serving.sqlite_wal import no_autocheckpoint
 
     if connection.vendor != "sqlite":
         return  # PostgreSQL: nothing to do, and nothing done
@@ -232,7 +232,7 @@ def test_server_connections_leave_checkpoints_to_the_checkpointer(db):
 SQLITE_START = """
 import asyncio, django, os
 django.setup()
-from medical_booking import sqlite_wal
+from serving import sqlite_wal
 async def main():
     print(sqlite_wal.start(0), sqlite_wal.start(1), sqlite_wal.start(1))
 asyncio.run(main())

@@ -15,7 +15,7 @@ import time
 import aiohttp
 import pytest
 
-from realtime.transport import SlimQueue
+from serving.transport import SlimQueue
 
 from .conftest import has_postgres
 from .live import http, login, start_stack

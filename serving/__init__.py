@@ -1,0 +1,1 @@
+"""The serving machinery: how the process serves, apart from what it serves."""
