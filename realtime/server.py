@@ -2,6 +2,11 @@
 
 Events reach sockets through ``realtime.bus``; client-sent input is bounded (size,
 rate, room count) and every refusal is an acknowledgement, never a disconnect.
+
+``Server`` overrides two python-socketio internals (``_handle_eio_message``: the packet
+checks; ``_handle_event``: reserved event names). They are on only where ``serving``
+installed its python-socketio group (the version they were written for, in the serving
+process); elsewhere, and in tests and commands, python-socketio's own methods run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from socketio import packet as sio_packet
 
+import serving
 from messagerie.selectors import may_join_conversation
 from serving import client_errors, transport
 
@@ -80,7 +86,8 @@ class InvalidPacket(Exception):
 
 class Server(socketio.AsyncServer):
     async def _handle_event(self, eio_sid, namespace, id, data):
-        if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
+        if (data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS
+                and serving.enabled(serving.SOCKETIO_OVERRIDES)):
             data = [UNKNOWN_EVENT_NAME, data[0]]
         return await super()._handle_event(eio_sid, namespace, id, data)
 
@@ -90,6 +97,8 @@ class Server(socketio.AsyncServer):
         the socket's state, closes that connection with one rate-limited log line:
         python-socketio raised there, and engine.io logged a traceback per packet while
         the connection stayed open."""
+        if not serving.enabled(serving.SOCKETIO_OVERRIDES):
+            return await super()._handle_eio_message(eio_sid, data)
         try:
             pkt = self._checked_packet(eio_sid, data)
         except InvalidPacket as exc:
@@ -188,8 +197,6 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
     """
     return settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS
 
-
-transport.install(lean=settings.ENGINEIO_LEAN_SOCKETS)
 
 
 @dataclass
@@ -298,14 +305,14 @@ def create_server() -> socketio.AsyncServer:
         try:
             missed = await sync_to_async(events_since)(rooms, last_event_id)
             for name, payload in missed:
-                manager.deliver("/", sid, None, [name, payload])
+                await manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
             while guard.buffer:  # live events that arrived meanwhile, minus duplicates
                 message = guard.buffer.pop(0)
                 event_id = event_id_of(message)
                 if event_id is not None and event_id in guard.delivered:
                     continue
-                manager.deliver("/", sid, None, [message["event"], *message["data"]])
+                await manager.deliver("/", sid, None, [message["event"], *message["data"]])
                 if event_id is not None:
                     guard.delivered.add(event_id)
         finally:

@@ -1,4 +1,4 @@
-"""realtime/client_errors.py: one line per client error, rate-limited, with a count of
+"""serving/client_errors.py: one line per client error, rate-limited, with a count of
 what was left out, and never the client's token in the log."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""realtime/daphne_tuning.py with real sockets and real processes, no mocks.
+"""serving/daphne_tuning.py with real sockets and real processes, no mocks.
 
 The eager-write tests run tests/twisted_write_server.py (a Twisted TCP server on the
 asyncio reactor daphne installs) once with the patch (EAGER=1) and once without
@@ -205,7 +205,7 @@ def test_write_to_a_reset_connection_reports_it_lost(server):
     assert "lost=ConnectionLost mode=hold" in server.lines
 
 
-# ---- the gate: realtime/asgi.py installs the patches only under daphne, per setting ----
+# ---- the gate: serving.install (from medical_booking/asgi.py) installs them only under daphne, per setting
 
 GATE = """
 import sys

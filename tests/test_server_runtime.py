@@ -1,6 +1,6 @@
 """The serving process's runtime choices: one thread hop per request, kept request threads,
 scheduled full garbage collections and SQLite checkpoints off the request path
-(medical_booking/handlers.py, realtime/gc_policy.py, medical_booking/sqlite_wal.py)."""
+(serving/handlers.py, serving/gc_policy.py, serving/sqlite_wal.py)."""
 
 from __future__ import annotations
 
