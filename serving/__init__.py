@@ -32,7 +32,7 @@ logger = logging.getLogger("serving")
 
 # Groups decided here rather than in a submodule (the code they switch on lives in the
 # project's own python-socketio subclasses, realtime/server.py and realtime/manager.py).
-SOCKETIO_OVERRIDES = "socketio_overrides"  # packet checks, reserved event names, room index copies
+SOCKETIO_OVERRIDES = "socketio_overrides"  # packet checks, room index copies
 ONE_FRAME_DELIVERY = "one_frame_delivery"  # one encoded frame written to every recipient's socket
 ONE_HOP_HANDLER = "one_hop_handler"  # serving/handlers.py instead of Django's ASGIHandler
 
