@@ -71,7 +71,8 @@ def written_for(group: str, *dists: str, where: str) -> bool:
     """
     if group in _checked:
         return _checked[group]
-    mismatched = [(dist, found(dist)) for dist in dists if found(dist) != WRITTEN_FOR[dist]]
+    installed = {dist: found(dist) for dist in dists}
+    mismatched = [(dist, version) for dist, version in installed.items() if version != WRITTEN_FOR[dist]]
     _checked[group] = not mismatched
     if mismatched:
         expected = ", ".join(f"{dist}=={WRITTEN_FOR[dist]}" for dist in dists)
