@@ -171,3 +171,29 @@ def test_one_upgraded_library_turns_off_only_what_depends_on_it(tmp_path):
     assert [line.split(" skipped: ")[0] for line in warnings] == [
         "engine.io packet fixes (always on)", "ENGINEIO_LEAN_SOCKETS"]
     assert "found python-engineio 4.16.0" in warnings[0]
+
+
+IMPORT_ONLY = """
+import django
+django.setup()
+import realtime.asgi, realtime.manager, realtime.server  # what tests and commands import
+import serving
+from engineio import async_server, async_socket
+from engineio.async_drivers import asgi as eio_asgi
+print(sorted(serving.installed()),
+      async_socket.AsyncSocket.poll.__module__, async_socket.AsyncSocket._websocket_handler.__module__,
+      async_server.AsyncServer._service_task.__module__, hasattr(async_socket.AsyncSocket, "send_nowait"),
+      eio_asgi._async["translate_request"] is eio_asgi.translate_request)
+"""
+
+
+def test_importing_realtime_installs_nothing(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medical_booking.settings", "REDIS_URL": "",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'import.sqlite3'}"}
+    env.pop(versions.PRETEND_ENV, None)
+    out = subprocess.run([sys.executable, "-c", IMPORT_ONLY], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "engineio.async_socket", "engineio.async_socket", "engineio.async_server",
+                                  "False", "True"]
+    assert " skipped: " not in out.stderr
