@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = Path(__file__).resolve().parent / "twisted_write_server.py"
 CHUNK = 65536
 
+pytestmark = pytest.mark.e2e  # every test here runs a server or a gate in a process of its own
+
 
 def chunk(i: int, size: int = CHUNK) -> bytes:
     return i.to_bytes(4, "big") * (size // 4)
