@@ -33,10 +33,14 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
+
+from .replay import catch_up_messages, event_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +170,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         return isinstance(self.layer, InMemoryChannelLayer)
 
     def initialize(self) -> None:
-        from django.conf import settings
-
         super().initialize()
         # One process (in-memory layer): nothing can be lost between servers.
         self._tracking = not self.write_only and not self.single_process
@@ -178,8 +180,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     async def _handle_emit(self, message: dict) -> None:
         if self._tracking:
-            from .replay import event_id_of
-
             event_id = event_id_of(message)
             if event_id is not None:
                 if self._catchup_buffer is not None:  # a catch-up is delivering older events
@@ -231,8 +231,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     def _guard(self, message: dict) -> dict:
         """Hold back live events from replaying sockets; drop those already replayed."""
-        from .replay import event_id_of
-
         skip = message.get("skip_sid") or []
         skip = list(skip) if isinstance(skip, list) else [skip]
         event_id = event_id_of(message)
@@ -259,11 +257,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         (wall time) that it has not delivered yet, in id order, through the live path."""
         if not self._tracking or self.server is None:
             return
-        from asgiref.sync import sync_to_async
-        from django.conf import settings
-
-        from .replay import catch_up_messages, event_id_of
-
         limit = settings.REPLAY_MAX_EVENTS
         self._catchup_buffer = buffered = []
         delivered = sockets = 0
@@ -368,8 +361,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     async def _probe(self) -> None:
         """Wait for the layer, then ask every server to catch up, then publish what was held."""
-        from django.conf import settings
-
         delay = 0.25
         while self.publish_down_since is not None:
             await asyncio.sleep(delay)
@@ -392,8 +383,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
                 await self._publish(self._held_control.popleft())
 
     async def _listen(self) -> AsyncIterator[dict]:
-        from django.conf import settings
-
         retry = 0.25
         channel = None
         lost_since: float | None = None  # wall time this listener stopped hearing the bus

@@ -19,6 +19,7 @@ from django.conf import settings
 from socketio import packet as sio_packet
 
 from messagerie.selectors import may_join_conversation
+from rendezvous.models import User
 
 from . import client_errors, transport
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
@@ -384,8 +385,6 @@ def create_server() -> socketio.AsyncServer:
 
 def _may_join(user_id: int, conversation_id: int) -> bool:
     """One thread hop: the (still active) user, then the conversation's rule."""
-    from rendezvous.models import User
-
     user = User.objects.filter(pk=user_id, is_active=True).first()
     return user is not None and may_join_conversation(user, conversation_id)
 
