@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install node lint audit bench clean lock
+.PHONY: run test test-fast install node lint audit bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ run: install
 test: install node
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast lane: every test that starts no process (no daphne, manage.py, node, chromium).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from datetime import datetime
 from django.db.models import Model
 from django.utils import timezone
 
+from messagerie.models import Participation
 from rendezvous.models import Role, User
 
 from .context import contexte_courant
@@ -111,8 +112,6 @@ def patients_des_conversations(conversations: Iterable) -> dict[int, int | None]
 
 def patients_par_conversation(conversation_ids: Iterable[int]) -> dict[int, int | None]:
     """Conversation id → its patient (None for staff-only ones), in one query."""
-    from messagerie.models import Participation
-
     ids = set(conversation_ids)
     if not ids:
         return {}

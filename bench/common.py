@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # scripts run as ``python bench/x.py``: the project root is not on the path
+
+from devtools.net import free_port, http  # noqa: E402  (one copy, shared with tests/)
+
 BENCH = ROOT / "bench"
 NODE_DIR = BENCH / "node"
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -105,12 +109,6 @@ def stop(proc: subprocess.Popen) -> None:
     kill(proc)
     if proc in _procs:
         _procs.remove(proc)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -241,12 +239,9 @@ def start_node_server(port: int | None = None) -> tuple[subprocess.Popen, int]:
 
 def warm_project(port: int, token: str) -> None:
     """One REST call so Django's lazy imports and the first DB connection are done."""
-    import urllib.request
-
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/me/",
-                                 headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=30) as res:
-        res.read()
+    status, body = http("GET", f"http://127.0.0.1:{port}/api/me/", token=token, timeout=30)
+    if status != 200:
+        raise RuntimeError(f"warm-up GET /api/me/ answered {status}: {body}")
 
 
 # ---- the load generator ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""API plumbing shared by every app: JSON errors ``{code, message, details?}``, paging."""
+"""API plumbing shared by every app: JSON errors ``{code, message, details?}``, paging,
+request validation."""
 
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ def unavailable_response(response_class=JsonResponse):
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def valid(serializer_class, data, **kwargs) -> dict:
+    """The request body validated by ``serializer_class``; invalid is a 400 ``validation_error``."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def error_body(code: str, message: str, details=None) -> dict:

@@ -38,5 +38,11 @@ class Conflit(DomainError):
 
 
 class CreneauIndisponible(Conflit):
+    """A slot that cannot be booked (taken, withdrawn); ``creneau`` is that slot."""
+
     code = "creneau_indisponible"
     message = "Ce créneau n'est plus disponible"
+
+    def __init__(self, message: str | None = None, *, creneau: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.creneau = creneau

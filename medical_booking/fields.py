@@ -32,6 +32,21 @@ class BoundedDateTimeFormField(forms.DateTimeField):
     default_validators = [validate_date_range]
 
 
+class IdFilter(django_filters.NumberFilter):
+    """An id in a query string: a whole number within the database's range, else a 400.
+
+    ``NumberFilter`` parses a Decimal, so ``1.5`` matched id 1 and a huge number crashed
+    SQLite (OverflowError, a 500).
+    """
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
 class BoundedDateTimeFilter(django_filters.DateTimeFilter):
     """A date filter (``?date_from=``): out of range is a 400 ``validation_error``."""
 

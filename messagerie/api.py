@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit import journal
-from rendezvous.api import valid
+from medical_booking.api import valid
 from rendezvous.models import User
 
 from . import selectors, services

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from rendezvous.models import User
+from rendezvous.models import Role, User
 
 from .models import Conversation
 
@@ -28,8 +28,6 @@ def is_participant(user: User, conversation_id: int) -> bool:
 
 def may_join_conversation(user: User, conversation_id: int) -> bool:
     """Participants, admins of a participant's practice, super admins."""
-    from rendezvous.models import Role
-
     if user.role == Role.SUPERADMIN:
         return Conversation.objects.filter(pk=conversation_id).exists()
     q = Q(participation__user=user)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from rendezvous.serializers import MAX_ID, UserPublicSerializer
+from medical_booking.fields import MAX_ID
+from rendezvous.serializers import UserPublicSerializer
 
 from .models import Conversation, Message
 

@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit import journal
+from medical_booking.api import valid
 from medical_booking.throttling import BroadcastThrottle
-from rendezvous.api import valid
 
 from . import selectors, services
 from .models import Event

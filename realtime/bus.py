@@ -73,6 +73,9 @@ class Bus:
     def _writer(self):
         with self._lock:
             if self._private_loop is None:
+                # Here, not at the top: not a cycle (tests/test_imports.py forbids those),
+                # but python-socketio and engine.io cost ~0.2 s of imports that processes
+                # which never publish (migrate, shell...) need not pay.
                 from .manager import ChannelLayerManager
 
                 loop = asyncio.new_event_loop()

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from messagerie.serializers import MessageSerializer
 from rendezvous.models import Creneau, RendezVous, Role, StatutRendezVous, User
 from rendezvous.selectors import admins_du_cabinet
 from rendezvous.serializers import CreneauSerializer, rendezvous_data
@@ -130,8 +131,6 @@ def conflict_events(creneau: Creneau, requester: User) -> list[Emission]:
 
 
 def message_events(message, recipients: list[int]) -> list[Emission]:
-    from messagerie.serializers import MessageSerializer
-
     rooms = [r.conversation_room(message.conversation_id)] + [r.user_room(u) for u in recipients]
     return [Emission(MESSAGE_NEW, rooms, MessageSerializer(message).data)]
 

@@ -24,16 +24,6 @@ def to_json_data(data: Any) -> Any:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
-def payload_of(event: Event) -> dict[str, Any]:
-    return {
-        "type": event.type,
-        "message": event.message,
-        "data": event.data,
-        "eventId": event.pk,
-        "emittedAt": event.created_at.isoformat(),
-    }
-
-
 # Any constant: the advisory lock that makes event ids follow commit order on PostgreSQL.
 EVENT_ORDER_LOCK = 0x6D625F6576  # "mb_ev"
 
@@ -78,5 +68,5 @@ def send_events(emissions: list[Emission]) -> list[Event]:
             for event, rooms in zip(events, addressed, strict=True) for room in rooms
         ])
         for event, rooms in zip(events, addressed, strict=True):
-            transaction.on_commit(partial(bus.publish, event.name, payload_of(event), rooms or None))
+            transaction.on_commit(partial(bus.publish, event.name, event.payload(), rooms or None))
     return events

@@ -33,12 +33,17 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 import serving
+from serving.transport import drop
+
+from .replay import catch_up_messages, event_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +180,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         return isinstance(self.layer, InMemoryChannelLayer)
 
     def initialize(self) -> None:
-        from django.conf import settings
-
         super().initialize()
         # One process (in-memory layer): nothing can be lost between servers.
         self._tracking = not self.write_only and not self.single_process
@@ -187,8 +190,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     async def _handle_emit(self, message: dict) -> None:
         if self._tracking:
-            from .replay import event_id_of
-
             event_id = event_id_of(message)
             if event_id is not None:
                 if self._catchup_buffer is not None:  # a catch-up is delivering older events
@@ -250,8 +251,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     def _guard(self, message: dict) -> dict:
         """Hold back live events from replaying sockets; drop those already replayed."""
-        from .replay import event_id_of
-
         skip = message.get("skip_sid") or []
         skip = list(skip) if isinstance(skip, list) else [skip]
         event_id = event_id_of(message)
@@ -278,11 +277,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         (wall time) that it has not delivered yet, in id order, through the live path."""
         if not self._tracking or self.server is None:
             return
-        from asgiref.sync import sync_to_async
-        from django.conf import settings
-
-        from .replay import catch_up_messages, event_id_of
-
         limit = settings.REPLAY_MAX_EVENTS
         self._catchup_buffer = buffered = []
         delivered = sockets = 0
@@ -328,8 +322,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         return {**message, "skip_sid": later} if later else message
 
     async def _reconnect_everyone(self) -> None:
-        from serving.transport import drop
-
         for socket in list(self.server.eio.sockets.values()):
             await drop(socket)
 
@@ -387,8 +379,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     async def _probe(self) -> None:
         """Wait for the layer, then ask every server to catch up, then publish what was held."""
-        from django.conf import settings
-
         delay = 0.25
         while self.publish_down_since is not None:
             await asyncio.sleep(delay)
@@ -411,8 +401,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
                 await self._publish(self._held_control.popleft())
 
     async def _listen(self) -> AsyncIterator[dict]:
-        from django.conf import settings
-
         retry = 0.25
         channel = None
         lost_since: float | None = None  # wall time this listener stopped hearing the bus

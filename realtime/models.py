@@ -7,6 +7,8 @@ The notification centre and replay read from here; read state is per user.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -27,6 +29,16 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
+
+    def payload(self) -> dict[str, Any]:
+        """What a socket receives: the same for the live emit, replay and catch-up."""
+        return {
+            "type": self.type,
+            "message": self.message,
+            "data": self.data,
+            "eventId": self.pk,
+            "emittedAt": self.created_at.isoformat(),
+        }
 
 
 class EventRoom(models.Model):

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .events import payload_of
 from .models import Event
 from .selectors import events_addressed_to
 
@@ -52,7 +51,7 @@ def events_since(rooms: list[str], last_event_id: int) -> list[tuple[str, dict]]
         .filter(pk__gt=last_event_id, created_at__gte=since)
         .order_by("pk")[: settings.REPLAY_MAX_EVENTS]
     )
-    return [(e.name, payload_of(e)) for e in events]
+    return [(e.name, e.payload()) for e in events]
 
 
 def event_id_of(message: dict) -> int | None:
@@ -82,7 +81,7 @@ def catch_up_messages(since: float, limit: int) -> list[dict]:
         if rooms == []:
             continue  # addressed to nobody
         messages.append({
-            "method": "emit", "event": event.name, "data": [payload_of(event)], "namespace": "/",
+            "method": "emit", "event": event.name, "data": [event.payload()], "namespace": "/",
             "room": rooms, "skip_sid": None, "callback": None, "host_id": None,
             "created": event.created_at.timestamp(),
         })

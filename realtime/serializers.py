@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from rendezvous.serializers import MAX_ID
+from medical_booking.fields import MAX_ID
 
 from .catalogue import TYPES
 from .models import Event

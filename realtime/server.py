@@ -26,6 +26,7 @@ from socketio import packet as sio_packet
 
 import serving
 from messagerie.selectors import may_join_conversation
+from rendezvous.models import User
 from serving import client_errors, transport
 
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
@@ -397,8 +398,6 @@ def create_server() -> socketio.AsyncServer:
 
 def _may_join(user_id: int, conversation_id: int) -> bool:
     """One thread hop: the (still active) user, then the conversation's rule."""
-    from rendezvous.models import User
-
     user = User.objects.filter(pk=user_id, is_active=True).first()
     return user is not None and may_join_conversation(user, conversation_id)
 

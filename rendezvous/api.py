@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django import forms
+from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -18,15 +19,15 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from audit import journal
-from medical_booking.errors import DomainError, Introuvable, PermissionRefusee
-from medical_booking.fields import BoundedDateTimeFilter
+from medical_booking.api import valid
+from medical_booking.errors import CreneauIndisponible, DomainError, Introuvable, PermissionRefusee
+from medical_booking.fields import BoundedDateTimeFilter, IdFilter
 from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
 from realtime.auth import SessionRefreshToken, end_session
 
 from . import selectors, services
 from .models import Cabinet, Creneau, Medecin, RendezVous, Role
 from .serializers import (
-    MAX_ID,
     AnnulationSerializer,
     CabinetSerializer,
     CreneauCreateSerializer,
@@ -39,27 +40,6 @@ from .serializers import (
     RendezVousSerializer,
     rendezvous_data,
 )
-
-
-class IdFilter(django_filters.NumberFilter):
-    """An id in a query string: a whole number within the database's range, else a 400.
-
-    ``NumberFilter`` parses a Decimal, so ``1.5`` matched id 1 and a huge number crashed
-    SQLite (OverflowError, a 500).
-    """
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
-
-
-def valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class LoginView(TokenObtainPairView):
@@ -134,8 +114,6 @@ class MedecinFilter(django_filters.FilterSet):
         fields = ["specialite", "ville", "cabinet"]
 
     def search(self, queryset, name, value):
-        from django.db.models import Q
-
         return queryset.filter(
             Q(user__last_name__icontains=value) | Q(user__first_name__icontains=value)
             | Q(specialite__icontains=value)
@@ -165,8 +143,6 @@ class CreneauFilter(django_filters.FilterSet):
         fields = ["medecin", "cabinet", "date_from", "date_to", "disponible"]
 
     def filter_disponible(self, queryset, name, value):
-        from django.utils import timezone
-
         if value:
             return queryset.filter(reserve=False, debut__gt=timezone.now())
         return queryset.exclude(reserve=False, debut__gt=timezone.now())
@@ -256,8 +232,12 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         creneau = get_object_or_404(
             Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
         )
-        # A lost race raises CreneauIndisponible: 409 with the slot's REST data in details.
-        rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
+        try:
+            rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
+        except CreneauIndisponible as exc:
+            # A lost race or a withdrawn slot: the 409 carries the slot as the API shows it.
+            exc.details = {"creneau": CreneauSerializer(exc.creneau).data}
+            raise
         return Response(rendezvous_data(rdv), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=RendezVousSerializer)

@@ -40,20 +40,43 @@ def default_rappel_offsets() -> list[int]:
 
 
 class Cabinet(models.Model):
-    nom = models.CharField(max_length=200)
-    adresse = models.CharField(max_length=300, blank=True)
-    ville = models.CharField(max_length=120, db_index=True)
-    code_postal = models.CharField(max_length=10, blank=True)
-    telephone = models.CharField(max_length=30, blank=True)
+    nom = models.CharField("nom", max_length=200)
+    adresse = models.CharField("adresse", max_length=300, blank=True)
+    ville = models.CharField("ville", max_length=120, db_index=True)
+    code_postal = models.CharField("code postal", max_length=10, blank=True)
+    telephone = models.CharField("téléphone", max_length=30, blank=True)
     timezone = models.CharField(
-        max_length=64, default="Europe/Paris", validators=[validate_timezone]
+        "fuseau horaire", max_length=64, default="Europe/Paris", validators=[validate_timezone]
     )
     # Minutes before a confirmed booking at which a reminder is sent.
-    rappel_offsets = models.JSONField(default=default_rappel_offsets)
-    created_at = models.DateTimeField(auto_now_add=True)
+    rappel_offsets = models.JSONField("rappels (minutes avant)", default=default_rappel_offsets)
+    # Practice rules (SPEC "Practice workflow"); they bind patients, never the practice's staff.
+    delai_annulation_heures = models.PositiveIntegerField(
+        "délai d'annulation (heures)", default=0,
+        help_text="Un patient ne peut plus annuler ni déplacer un rendez-vous moins de tant "
+                  "d'heures avant (0 : jusqu'au dernier moment).",
+    )
+    preavis_minimum_minutes = models.PositiveIntegerField(
+        "préavis minimum (minutes)", default=0,
+        help_text="La prise de rendez-vous en ligne ferme tant de minutes avant le créneau.",
+    )
+    max_rdv_a_venir = models.PositiveIntegerField(
+        "rendez-vous à venir par patient (maximum)", null=True, blank=True,
+        help_text="Nombre maximal de rendez-vous à venir d'un patient dans ce cabinet (vide : sans limite).",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
 
     class Meta:
         ordering = ["nom"]
+        verbose_name = "cabinet"
+        verbose_name_plural = "cabinets"
+        constraints = [
+            models.CheckConstraint(
+                name="cabinet_regles_bornees",
+                condition=Q(delai_annulation_heures__lte=24 * 30, preavis_minimum_minutes__lte=60 * 24 * 30)
+                & (Q(max_rdv_a_venir__isnull=True) | Q(max_rdv_a_venir__gte=1, max_rdv_a_venir__lte=100)),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.nom} ({self.ville})"
@@ -105,18 +128,26 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    email = models.EmailField(unique=True)
+    # NULL for a patient record made on the phone without an e-mail (many NULLs are allowed
+    # by the unique index); such a record has no usable password until claimed.
+    email = models.EmailField("adresse e-mail", unique=True, null=True, blank=True)
     first_name = models.CharField("prénom", max_length=150, blank=True)
     last_name = models.CharField("nom", max_length=150, blank=True)
-    telephone = models.CharField(max_length=30, blank=True)
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
+    telephone = models.CharField("téléphone", max_length=30, blank=True)
+    role = models.CharField("rôle", max_length=16, choices=Role.choices, default=Role.PATIENT)
     # The practice a doctor or a practice administrator belongs to.
     cabinet = models.ForeignKey(
-        Cabinet, null=True, blank=True, on_delete=models.PROTECT, related_name="membres"
+        Cabinet, verbose_name="cabinet", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="membres",
     )
-    is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False)
-    date_joined = models.DateTimeField(default=timezone.now)
+    # The practice that made this patient record on the phone (staff may then find it).
+    cree_par_cabinet = models.ForeignKey(
+        Cabinet, verbose_name="fiche créée par le cabinet", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="patients_crees",
+    )
+    is_active = models.BooleanField("actif", default=True)
+    is_staff = models.BooleanField("accès à l'administration", default=False)
+    date_joined = models.DateTimeField("inscrit le", default=timezone.now)
 
     objects = UserManager()
 
@@ -126,7 +157,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "utilisateur"
+        verbose_name_plural = "utilisateurs"
         constraints = [
+            models.CheckConstraint(
+                name="user_sans_email_est_un_patient",
+                condition=Q(email__isnull=False) | Q(role="PATIENT"),
+            ),
+            models.CheckConstraint(
+                name="user_fiche_cabinet_est_un_patient",
+                condition=Q(cree_par_cabinet__isnull=True) | Q(role="PATIENT"),
+            ),
             models.CheckConstraint(
                 name="user_cabinet_selon_role",
                 condition=(
@@ -157,7 +198,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             access_revoked.send(sender=User, user=self)
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.email
+        return self.get_full_name() or self.email or f"Patient #{self.pk}"
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -177,14 +218,23 @@ class Medecin(models.Model):
     """A doctor's profile. Its key is the user's id, so ``medecin:{id}`` is one id."""
 
     user = models.OneToOneField(
-        User, primary_key=True, on_delete=models.CASCADE, related_name="medecin"
+        User, verbose_name="utilisateur", primary_key=True, on_delete=models.CASCADE,
+        related_name="medecin",
     )
-    cabinet = models.ForeignKey(Cabinet, on_delete=models.PROTECT, related_name="medecins")
-    specialite = models.CharField(max_length=120, db_index=True)
+    cabinet = models.ForeignKey(
+        Cabinet, verbose_name="cabinet", on_delete=models.PROTECT, related_name="medecins"
+    )
+    specialite = models.CharField("spécialité", max_length=120, db_index=True)
     rpps = models.CharField("n° RPPS", max_length=20, blank=True)
+    nouveaux_patients_en_ligne = models.BooleanField(
+        "nouveaux patients en ligne", default=True,
+        help_text="Un patient qui n'a jamais consulté ce médecin peut-il prendre rendez-vous en ligne ?",
+    )
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]
+        verbose_name = "médecin"
+        verbose_name_plural = "médecins"
 
     def __str__(self) -> str:
         return f"Dr {self.user.get_full_name()} ({self.specialite})"
@@ -197,16 +247,22 @@ class Medecin(models.Model):
 class Creneau(models.Model):
     """A bookable time slot. Times are UTC in the database; shown in the practice's zone."""
 
-    medecin = models.ForeignKey(Medecin, on_delete=models.CASCADE, related_name="creneaux")
-    debut = models.DateTimeField(db_index=True)
-    fin = models.DateTimeField()
+    medecin = models.ForeignKey(
+        Medecin, verbose_name="médecin", on_delete=models.CASCADE, related_name="creneaux"
+    )
+    debut = models.DateTimeField("début", db_index=True)
+    fin = models.DateTimeField("fin")
     # A withdrawn slot stays for history (its past bookings point to it).
-    actif = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    actif = models.BooleanField("actif", default=True)
+    # Made from the doctor's weekly hours (``generer_creneaux``): a change of hours or an
+    # absence may withdraw it while free; a slot published by hand is left alone.
+    genere = models.BooleanField("généré depuis les horaires", default=False)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
 
     class Meta:
         ordering = ["debut", "id"]
         verbose_name = "créneau"
+        verbose_name_plural = "créneaux"
         indexes = [models.Index(fields=["medecin", "debut"])]
         constraints = [
             models.CheckConstraint(name="creneau_fin_apres_debut", condition=Q(fin__gt=models.F("debut"))),
@@ -215,6 +271,106 @@ class Creneau(models.Model):
     def __str__(self) -> str:
         local = timezone.localtime(self.debut, self.medecin.cabinet.tzinfo)
         return f"{self.medecin} — {local:%d/%m/%Y %H:%M}"
+
+
+class Motif(models.Model):
+    """A visit reason of a doctor: what a patient books, and how long it takes."""
+
+    medecin = models.ForeignKey(
+        Medecin, verbose_name="médecin", on_delete=models.CASCADE, related_name="motifs"
+    )
+    libelle = models.CharField("libellé", max_length=120)
+    duree_minutes = models.PositiveIntegerField("durée (minutes)")
+    # May a patient who never saw this doctor book it online?
+    nouveaux_patients = models.BooleanField("ouvert aux nouveaux patients", default=True)
+    en_ligne = models.BooleanField("réservable en ligne", default=True)
+    # Deleting a reason deactivates it: past bookings keep naming it.
+    actif = models.BooleanField("actif", default=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        ordering = ["medecin", "libelle", "id"]
+        verbose_name = "motif de consultation"
+        verbose_name_plural = "motifs de consultation"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["medecin", "libelle"], condition=Q(actif=True), name="motif_libelle_unique_actif"
+            ),
+            models.CheckConstraint(
+                name="motif_duree_bornee", condition=Q(duree_minutes__gte=5, duree_minutes__lte=480)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.libelle} ({self.duree_minutes} min)"
+
+
+class Jour(models.IntegerChoices):
+    LUNDI = 0, "Lundi"
+    MARDI = 1, "Mardi"
+    MERCREDI = 2, "Mercredi"
+    JEUDI = 3, "Jeudi"
+    VENDREDI = 4, "Vendredi"
+    SAMEDI = 5, "Samedi"
+    DIMANCHE = 6, "Dimanche"
+
+
+class Horaire(models.Model):
+    """Weekly opening hours of a doctor: on ``jour``, slots of ``duree_minutes`` from
+    ``debut`` to ``fin``, wall-clock times in the practice's time zone. No two ranges of
+    one doctor overlap on a day (checked by the service that replaces the week)."""
+
+    medecin = models.ForeignKey(
+        Medecin, verbose_name="médecin", on_delete=models.CASCADE, related_name="horaires"
+    )
+    jour = models.PositiveSmallIntegerField("jour", choices=Jour.choices)
+    debut = models.TimeField("début")
+    fin = models.TimeField("fin")
+    duree_minutes = models.PositiveIntegerField("durée d'un créneau (minutes)")
+
+    class Meta:
+        ordering = ["medecin", "jour", "debut"]
+        verbose_name = "horaire hebdomadaire"
+        verbose_name_plural = "horaires hebdomadaires"
+        constraints = [
+            models.CheckConstraint(name="horaire_fin_apres_debut", condition=Q(fin__gt=models.F("debut"))),
+            models.CheckConstraint(name="horaire_jour_valide", condition=Q(jour__gte=0, jour__lte=6)),
+            models.CheckConstraint(
+                name="horaire_duree_bornee", condition=Q(duree_minutes__gte=5, duree_minutes__lte=480)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_jour_display()} {self.debut:%H:%M}–{self.fin:%H:%M} ({self.duree_minutes} min)"
+
+
+class Absence(models.Model):
+    """A period a doctor does not work: no slot is generated in it, free ones are withdrawn."""
+
+    medecin = models.ForeignKey(
+        Medecin, verbose_name="médecin", on_delete=models.CASCADE, related_name="absences"
+    )
+    debut = models.DateTimeField("début")
+    fin = models.DateTimeField("fin")
+    motif = models.CharField("motif", max_length=200, blank=True)
+    cree_par = models.ForeignKey(
+        User, verbose_name="créée par", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+
+    class Meta:
+        ordering = ["medecin", "debut"]
+        verbose_name = "absence"
+        verbose_name_plural = "absences"
+        indexes = [models.Index(fields=["medecin", "debut"])]
+        constraints = [
+            models.CheckConstraint(name="absence_fin_apres_debut", condition=Q(fin__gt=models.F("debut"))),
+        ]
+
+    def __str__(self) -> str:
+        tz = self.medecin.cabinet.tzinfo
+        return (f"{self.medecin} absent du {timezone.localtime(self.debut, tz):%d/%m/%Y %H:%M} "
+                f"au {timezone.localtime(self.fin, tz):%d/%m/%Y %H:%M}")
 
 
 class StatutRendezVous(models.TextChoices):
@@ -227,20 +383,39 @@ ACTIVE_STATUTS = (StatutRendezVous.EN_ATTENTE, StatutRendezVous.CONFIRME)
 
 
 class RendezVous(models.Model):
-    patient = models.ForeignKey(User, on_delete=models.PROTECT, related_name="rendezvous")
-    creneau = models.ForeignKey(Creneau, on_delete=models.PROTECT, related_name="rendezvous")
-    motif = models.CharField(max_length=500, blank=True)
+    patient = models.ForeignKey(
+        User, verbose_name="patient", on_delete=models.PROTECT, related_name="rendezvous"
+    )
+    creneau = models.ForeignKey(
+        Creneau, verbose_name="créneau", on_delete=models.PROTECT, related_name="rendezvous"
+    )
+    # The patient's words (free text, as in the seed); the visit reason is ``motif_consultation``.
+    motif = models.CharField("motif (texte libre)", max_length=500, blank=True)
+    motif_consultation = models.ForeignKey(
+        Motif, verbose_name="motif de consultation", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="rendezvous",
+    )
     statut = models.CharField(
-        max_length=12, choices=StatutRendezVous.choices, default=StatutRendezVous.EN_ATTENTE
+        "statut", max_length=12, choices=StatutRendezVous.choices, default=StatutRendezVous.EN_ATTENTE
+    )
+    # Who made the booking: the patient online, or the practice's staff (phone, desk).
+    pris_par = models.ForeignKey(
+        User, verbose_name="pris par", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     annule_par = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User, verbose_name="annulé par", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    motif_annulation = models.CharField(max_length=500, blank=True)
-    confirme_at = models.DateTimeField(null=True, blank=True)
-    annule_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    motif_annulation = models.CharField("motif d'annulation", max_length=500, blank=True)
+    confirme_at = models.DateTimeField("confirmé le", null=True, blank=True)
+    annule_at = models.DateTimeField("annulé le", null=True, blank=True)
+    # The last move (``move_rendezvous``): when, and the slot it left.
+    deplace_at = models.DateTimeField("déplacé le", null=True, blank=True)
+    ancien_creneau = models.ForeignKey(
+        Creneau, verbose_name="ancien créneau", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -291,14 +466,21 @@ class Rappel(models.Model):
         # Overtaken by a nearer reminder (the server was down at its time).
         IGNORE = "IGNORE", "Ignoré"
 
-    rendezvous = models.ForeignKey(RendezVous, on_delete=models.CASCADE, related_name="rappels")
-    offset_minutes = models.PositiveIntegerField()
-    statut = models.CharField(max_length=8, choices=Statut.choices, default=Statut.ENVOYE)
-    created_at = models.DateTimeField(default=timezone.now)
+    rendezvous = models.ForeignKey(
+        RendezVous, verbose_name="rendez-vous", on_delete=models.CASCADE, related_name="rappels"
+    )
+    offset_minutes = models.PositiveIntegerField("minutes avant")
+    # The booking's start this reminder was for: a moved booking gets its reminders again
+    # for its new time (and the old time's are never sent).
+    debut = models.DateTimeField("début du rendez-vous rappelé")
+    statut = models.CharField("statut", max_length=8, choices=Statut.choices, default=Statut.ENVOYE)
+    created_at = models.DateTimeField("envoyé le", default=timezone.now)
 
     class Meta:
+        verbose_name = "rappel"
+        verbose_name_plural = "rappels"
         constraints = [
-            models.UniqueConstraint(fields=["rendezvous", "offset_minutes"], name="rappel_unique"),
+            models.UniqueConstraint(fields=["rendezvous", "offset_minutes", "debut"], name="rappel_unique"),
         ]
 
     def __str__(self) -> str:

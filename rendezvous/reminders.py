@@ -2,7 +2,7 @@
 
 Safe to run from any number of processes at once (the in-server scheduler and
 ``manage.py send_reminders`` from cron): a reminder is a ``Rappel`` row, unique per
-booking and offset, written in the transaction that emits it.
+booking, offset and booked time, written in the transaction that emits it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def send_due_reminders(now: datetime | None = None) -> int:
         due = [o for o in offsets_of(rdv.creneau.medecin.cabinet) if remaining <= timedelta(minutes=o)]
         if not due:
             continue
-        done = {r.offset_minutes for r in rdv.rappels.all()}
+        # Reminders of the booking's current time only: after a move, the old time's
+        # reminders neither count nor get sent again.
+        done = {r.offset_minutes for r in rdv.rappels.all() if r.debut == rdv.creneau.debut}
         nearest = min(due)
         for offset in sorted(set(due) - done, reverse=True):
             statut = Rappel.Statut.ENVOYE if offset == nearest else Rappel.Statut.IGNORE
@@ -58,10 +60,14 @@ def send_due_reminders(now: datetime | None = None) -> int:
 def _claim(rdv: RendezVous, offset: int, statut: str, now: datetime) -> bool:
     try:
         with transaction.atomic():
-            # Re-check inside the transaction: cancelled since the candidates query?
-            if not RendezVous.objects.filter(pk=rdv.pk, statut=StatutRendezVous.CONFIRME).exists():
+            # Re-check inside the transaction: cancelled or moved since the candidates query?
+            if not RendezVous.objects.filter(
+                pk=rdv.pk, statut=StatutRendezVous.CONFIRME, creneau_id=rdv.creneau_id
+            ).exists():
                 return False
-            Rappel.objects.create(rendezvous=rdv, offset_minutes=offset, statut=statut, created_at=now)
+            Rappel.objects.create(
+                rendezvous=rdv, offset_minutes=offset, debut=rdv.creneau.debut, statut=statut, created_at=now
+            )
             return True
     except IntegrityError:  # another sender got there first
         return False

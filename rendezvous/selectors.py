@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import Creneau, Medecin, RendezVous, Role, User
-from .serializers import with_disponibilite
+from .models import ACTIVE_STATUTS, Creneau, Medecin, RendezVous, Role, User
 
 
 def medecins() -> QuerySet[Medecin]:
     return Medecin.objects.select_related("user", "cabinet").filter(user__is_active=True)
+
+
+def with_disponibilite(queryset: QuerySet[Creneau]) -> QuerySet[Creneau]:
+    """Annotate ``reserve`` so listing slots costs one query, not one per slot."""
+    active = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
+    return queryset.annotate(reserve=Exists(active))
 
 
 def creneaux(*, withdrawn: bool = False) -> QuerySet[Creneau]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -63,12 +62,6 @@ class MedecinCourtSerializer(serializers.ModelSerializer):
     class Meta:
         model = Medecin
         fields = ["id", "first_name", "last_name", "specialite", "cabinet"]
-
-
-def with_disponibilite(queryset):
-    """Annotate ``reserve`` so listing slots costs one query, not one per slot."""
-    active = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    return queryset.annotate(reserve=Exists(active))
 
 
 class CreneauSerializer(serializers.ModelSerializer):

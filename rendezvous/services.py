@@ -29,7 +29,6 @@ from .models import (
     StatutRendezVous,
     User,
 )
-from .serializers import CreneauSerializer
 from .signals import creneau_conflict
 
 MAX_CRENEAU_DUREE = timedelta(hours=12)
@@ -180,8 +179,8 @@ def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezV
 
 def _conflict(creneau: Creneau, patient: User) -> None:
     creneau_conflict.send(sender=Creneau, creneau=creneau, requester=patient)
-    # JSON-ready (the slot as the REST API shows it), whoever catches it: REST, sockets, commands.
-    raise CreneauIndisponible(details={"creneau": CreneauSerializer(creneau).data})
+    # The slot travels with the error; the REST view shows it in the 409's details.
+    raise CreneauIndisponible(creneau=creneau)
 
 
 def confirm_rendezvous(*, acteur: User, rdv: RendezVous) -> RendezVous:

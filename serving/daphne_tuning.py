@@ -84,7 +84,7 @@ import time
 from concurrent.futures import CancelledError
 from functools import partial
 
-from . import versions
+from .versions import written_for
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _eager_write(self, data) -> None:
 
 def _install_eager_writes() -> bool:
     global _TCPServer, _twisted_write, _TLS_PROTOCOLS
-    if not versions.written_for("DAPHNE_EAGER_WRITES", "Twisted", where="serving/daphne_tuning.py _eager_write"):
+    if not written_for("DAPHNE_EAGER_WRITES", "Twisted", where="serving/daphne_tuning.py _eager_write"):
         return False
     from twisted.internet import tcp
 
@@ -169,7 +169,7 @@ def _fast_send_data(self, data: bytes, sync: bool = False, chopsize: int | None 
 
 def _install_fast_ws_send() -> bool:
     global _autobahn_send_data, _no_op, _STATE_OPEN, _STATE_CONNECTING, _STATE_PROXY_CONNECTING
-    if not versions.written_for("DAPHNE_FAST_WS_SEND", "autobahn", "txaio", "daphne",
+    if not written_for("DAPHNE_FAST_WS_SEND", "autobahn", "txaio", "daphne",
                                 where="serving/daphne_tuning.py _fast_send_data"):
         return False
     from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
@@ -249,7 +249,7 @@ def _patch_daphne(setting: str, owner: str, method: str, replacement, *also: str
     """
     import importlib
 
-    if not versions.written_for(setting, "daphne", *also,
+    if not written_for(setting, "daphne", *also,
                                 where=f"serving/daphne_tuning.py {replacement.__name__}"):
         return None
     module, cls_name = owner.rsplit(".", 1)

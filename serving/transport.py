@@ -57,8 +57,8 @@ from collections import deque
 
 from engineio import async_server, async_socket, exceptions, packet, payload
 
-from . import versions
 from .client_errors import excerpt, report
+from .versions import written_for
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class DaphneWebsocket:
 @functools.cache
 def _daphne_handle_reply():
     """daphne's ``Server.handle_reply``, when the direct writes were written for this daphne."""
-    if not versions.written_for("ENGINEIO_LEAN_SOCKETS (direct writes to daphne websockets)", "daphne",
+    if not written_for("ENGINEIO_LEAN_SOCKETS (direct writes to daphne websockets)", "daphne",
                                 where="serving/transport.py DaphneWebsocket"):
         return None
     try:
@@ -610,9 +610,9 @@ def install(*, lean: bool = True) -> bool:
     global _stock_websocket_handler, _stock_receive
     where = "serving/transport.py install"
     if "engineio_fixes" not in _installed:
-        if not versions.written_for("engine.io packet fixes (always on)", "python-engineio", where=where):
+        if not written_for("engine.io packet fixes (always on)", "python-engineio", where=where):
             if lean:
-                versions.written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where)
+                written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where)
             return False
         _stock_receive = async_socket.AsyncSocket.receive
         _stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
@@ -626,7 +626,7 @@ def install(*, lean: bool = True) -> bool:
         return "lean_sockets" in _installed
     if "lean_sockets" in _installed:
         return True
-    if not versions.written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where):
+    if not written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where):
         return False
     _daphne_handle_reply()  # checks daphne's version now, at start-up, rather than at the first websocket
     from engineio.async_drivers import asgi as asgi_driver

@@ -1,12 +1,18 @@
-"""Service gating and live stacks.
+"""Service gating, live stacks, and the two lanes.
 
 Tests that need PostgreSQL or Redis run when DATABASE_URL / REDIS_URL are set and skip
 otherwise; under REQUIRE_SERVICES=1 (CI) a missing service fails instead of skipping.
+
+Tests that start processes (daphne, manage.py, node, chromium, ``python -c``...) are
+marked ``e2e``, so that ``pytest -m "not e2e"`` (``make test-fast``) is the fast lane:
+those using the ``live``/``cluster`` stacks are marked here, the others by hand, and a
+test that starts a process without the mark fails at that moment.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -47,6 +53,58 @@ def requires_redis():
 def pytest_sessionstart(session):
     if REQUIRE and not (has_postgres() and has_redis()):
         raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+
+# --- the e2e lane ------------------------------------------------------------------------
+
+# Session fixtures that start live stacks: a test using one (even through another
+# fixture) is e2e. Fixtures that start processes of their own mark their module.
+PROCESS_FIXTURES = frozenset({"live", "cluster"})
+# Audit events (sys.addaudithook) of every way to start a process: subprocess and
+# asyncio subprocesses (subprocess.Popen), os.fork (multiprocessing), os.system...
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.fork", "os.forkpty",
+                            "os.exec", "os.spawn", "os.system"})
+
+
+def mark_process_tests(items) -> None:
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not e2e" deselects
+def pytest_collection_modifyitems(config, items):
+    mark_process_tests(items)
+
+
+class UnmarkedProcessError(RuntimeError):
+    pass
+
+
+_unmarked_test: list[str] = []  # the node id of the running test when it is not e2e
+
+
+def _refuse_processes_in_unmarked_tests(event: str, args) -> None:
+    if _unmarked_test and event in PROCESS_EVENTS:
+        raise UnmarkedProcessError(
+            f"{_unmarked_test[-1]} starts a process ({event} {args[0]!r}) without the e2e mark: "
+            "add @pytest.mark.e2e (pytest -m 'not e2e' is the lane without processes)")
+
+
+sys.addaudithook(_refuse_processes_in_unmarked_tests)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Setup, call and teardown of an unmarked test may not start a process."""
+    unmarked = item.get_closest_marker("e2e") is None
+    if unmarked:
+        _unmarked_test.append(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        if unmarked:
+            _unmarked_test.pop()
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,7 @@ channel-layer prefix, so it never hears the test process or another stack.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +18,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.net import free_port, http
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 THROTTLE_ENV = ("THROTTLE_LOGIN_IP", "THROTTLE_LOGIN_EMAIL", "THROTTLE_REGISTER",
                 "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callable]:
@@ -161,26 +155,7 @@ def start_stack(tmp: Path, *, servers: int = 1, postgres: bool = False, redis: b
     return stack
 
 
-# --- a tiny JSON HTTP client (stdlib: the server is the thing under test) ----------
-
-def http(method: str, url: str, body=None, token: str | None = None,
-         raw: bytes | None = None, headers: dict | None = None) -> tuple[int, object]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    h = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, method=method, headers=h)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            content = resp.read()
-            return resp.status, json.loads(content) if content else None
-    except urllib.error.HTTPError as exc:
-        content = exc.read()
-        try:
-            return exc.code, json.loads(content) if content else None
-        except ValueError:
-            return exc.code, content.decode(errors="replace")
-
+# ``http`` and ``free_port`` (devtools/net.py, shared with bench/) are imported from here too.
 
 def login(base_url: str, email: str, password: str = "demo1234") -> dict:
     status, body = http("POST", f"{base_url}/api/auth/token/", {"email": email, "password": password})

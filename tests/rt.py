@@ -245,23 +245,10 @@ class Party:
         end = start + timedelta(minutes=count * minutes)
         # In a thread: the clients' event loop must keep answering pings meanwhile.
         status, body = await asyncio.to_thread(
-            http_long, "POST", f"{url or self.url}/api/creneaux/serie/",
+            http, "POST", f"{url or self.url}/api/creneaux/serie/",
             {"debut": start.isoformat(), "fin": end.isoformat(), "duree_minutes": minutes},
-            self.token(doctor),
+            self.token(doctor), timeout=600,  # a 10,000-slot series is one request
         )
         assert status == 201 and body == {"count": count}, body
         return start, count
 
-
-def http_long(method: str, url: str, body, token: str, timeout: float = 600):
-    """Like ``live.http`` with a longer timeout (a 10,000-slot series is one request)."""
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")

@@ -81,6 +81,50 @@ def test_booking_a_past_slot_is_refused_by_the_database(db):
     assert not RendezVous.objects.exists()
 
 
+def test_moving_a_booking_onto_a_past_slot_is_refused_by_the_database(db):
+    med = f.medecin()
+    rdv = RendezVous.objects.create(patient=f.patient(), creneau=f.creneau(med, f.future(24)))
+    past = f.creneau(med, timezone.now() - timedelta(minutes=5))
+    integrity_error(lambda: RendezVous.objects.filter(pk=rdv.pk).update(creneau=past))
+    rdv.creneau = past
+    integrity_error(lambda: rdv.save(update_fields=["creneau"]))
+    assert RendezVous.objects.get(pk=rdv.pk).creneau_id != past.pk
+    # other updates of a booking whose slot has passed are fine (a cancellation afterwards)
+    RendezVous.objects.filter(pk=rdv.pk).update(motif="changé")
+
+
+def test_moving_a_booking_onto_a_taken_slot_is_refused_by_the_database(agenda):
+    med, slot = agenda
+    other = f.creneau(med, f.future(30))
+    RendezVous.objects.create(patient=f.patient(), creneau=slot)
+    mine = RendezVous.objects.create(patient=f.patient(), creneau=other)
+    integrity_error(lambda: RendezVous.objects.filter(pk=mine.pk).update(creneau=slot))
+
+
+def test_the_database_rules_survive_every_migration(db):
+    """SQLite keeps triggers with their table, and some migrations rebuild tables."""
+    from rendezvous.migrations import _triggers
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            assert _triggers.SQLITE_TRIGGERS <= {row[0] for row in cursor.fetchall()}
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            assert {"rendezvous_creneau_futur", "rendezvous_creneau_futur_upd"} <= {r[0] for r in cursor.fetchall()}
+            cursor.execute("SELECT conname FROM pg_constraint WHERE conname = 'creneau_sans_chevauchement'")
+            assert cursor.fetchone()
+
+
+def test_a_patient_record_without_email_is_a_patient(db):
+    cab = f.cabinet()
+    User.objects.create(email=None, role=Role.PATIENT, cree_par_cabinet=cab, last_name="Sans mail")
+    User.objects.create(email=None, role=Role.PATIENT, last_name="Deux NULL dans l'index unique")
+    integrity_error(lambda: User.objects.create(email=None, role=Role.MEDECIN, cabinet=cab))
+    integrity_error(lambda: User.objects.create(email="s@test.fr", role=Role.ADMINCABINET, cabinet=cab,
+                                                cree_par_cabinet=cab))
+
+
 # --- slots ---------------------------------------------------------------------------------
 
 

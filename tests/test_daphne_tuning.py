@@ -24,9 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = Path(__file__).resolve().parent / "twisted_write_server.py"
 CHUNK = 65536
+
+pytestmark = pytest.mark.e2e  # every test here runs a server or a gate in a process of its own
 
 
 def chunk(i: int, size: int = CHUNK) -> bytes:
@@ -307,8 +311,3 @@ async def test_the_upgrade_request_is_freed_and_websockets_still_work(tmp_path, 
         proc.terminate()
         proc.wait(10)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

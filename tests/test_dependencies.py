@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
@@ -62,6 +63,7 @@ def test_installed_packages_are_the_locked_versions():
     assert not wrong, f"installed vs locked (run `make install`): {wrong}"
 
 
+@pytest.mark.e2e  # runs pip
 def test_pip_check_is_clean():
     result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,6 +22,8 @@ from medical_booking.settings import DEV_SECRET_KEY
 from .live import ROOT, http, login
 from .rt import Recorder
 
+pytestmark = pytest.mark.e2e  # every case runs manage.py (or daphne) in a process
+
 REAL_KEY = secrets.token_urlsafe(64)
 POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"

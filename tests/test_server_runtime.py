@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from asgiref.testing import ApplicationCommunicator
 
 from serving.handlers import OneHopASGIHandler, RequestThreads, hashes_password
@@ -139,6 +140,7 @@ def run_gc_script(interval: str) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.e2e
 def test_gc_policy_freezes_start_up_and_runs_full_collections_on_its_schedule():
     result = run_gc_script("0.2")
     assert result["installed"] is True and result["again"] is False
@@ -177,6 +179,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.e2e
 def test_gc_policy_collects_early_when_memory_grows():
     out = subprocess.run([sys.executable, "-c", RSS_SCRIPT], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
@@ -186,6 +189,7 @@ def test_gc_policy_collects_early_when_memory_grows():
     assert result["growth"] < 100 * 2**20, result  # not the ~200 MB left uncollected
 
 
+@pytest.mark.e2e
 def test_gc_policy_zero_keeps_cpythons_own():
     result = run_gc_script("0")
     assert result["installed"] is False
@@ -239,6 +243,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.e2e
 def test_the_checkpointer_starts_once_on_sqlite_files(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medical_booking.settings",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "REDIS_URL": ""}

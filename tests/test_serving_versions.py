@@ -139,6 +139,7 @@ def start_up(tmp_path, pretend: str) -> tuple[list, str, list, list[str]]:
     return json.loads(installed), handler, json.loads(patched), warnings
 
 
+@pytest.mark.e2e  # a subprocess
 def test_every_group_stays_off_on_other_versions_with_one_warning_each(tmp_path):
     installed, handler, patched, warnings = start_up(tmp_path, "*=0")
     assert (installed, handler, patched) == ([], "django.core.handlers.asgi.ASGIHandler", [])
@@ -150,6 +151,7 @@ def test_every_group_stays_off_on_other_versions_with_one_warning_each(tmp_path)
     ]), warnings
 
 
+@pytest.mark.e2e  # a subprocess
 def test_the_written_for_versions_install_everything_silently(tmp_path):
     installed, handler, patched, warnings = start_up(tmp_path, "")
     assert installed == sorted([
@@ -163,6 +165,7 @@ def test_the_written_for_versions_install_everything_silently(tmp_path):
     assert warnings == []
 
 
+@pytest.mark.e2e  # a subprocess
 def test_one_upgraded_library_turns_off_only_what_depends_on_it(tmp_path):
     installed, _, _, warnings = start_up(tmp_path, "python-engineio=4.16.0")
     assert "engineio_fixes" not in installed and "lean_sockets" not in installed
@@ -187,6 +190,7 @@ print(sorted(serving.installed()),
 """
 
 
+@pytest.mark.e2e  # a subprocess
 def test_importing_realtime_installs_nothing(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medical_booking.settings", "REDIS_URL": "",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'import.sqlite3'}"}

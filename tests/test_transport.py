@@ -125,6 +125,7 @@ def broadcast(base: str, admin: str, message: str) -> None:
     assert status == 201, body
 
 
+@pytest.mark.e2e
 async def test_websocket_frames_open_connect_heartbeat_and_event(fast_pings):
     base = fast_pings.url
     token = login(base, USERS["alice"])["access"]
@@ -168,6 +169,7 @@ async def test_websocket_frames_open_connect_heartbeat_and_event(fast_pings):
             assert not ws.closed
 
 
+@pytest.mark.e2e
 async def test_a_client_that_stops_answering_pings_is_dropped(fast_pings):
     base = fast_pings.url
     token = login(base, USERS["bob"])["access"]
@@ -191,6 +193,7 @@ async def test_a_client_that_stops_answering_pings_is_dropped(fast_pings):
     assert status == 200, me
 
 
+@pytest.mark.e2e
 async def test_polling_upgrade_to_websocket_then_events_on_the_websocket(fast_pings):
     base = fast_pings.url
     token = login(base, USERS["chloe"])["access"]

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (tests/) and the benchmarks (bench/); not served."""
