@@ -399,7 +399,9 @@ async def drop(socket: async_socket.AsyncSocket | None) -> None:
         return
     if "engineio_fixes" not in _installed:
         # python-engineio of a version these lines were not written for: its public way, in
-        # the background (its disconnect waits until the transport took the CLOSE packet)
+        # the background (its disconnect waits until the transport took the CLOSE packet).
+        # Slower: official websocket clients ignore a CLOSE packet, and stock keeps the
+        # websocket open, so they notice at their ping timeout (then reconnect as above).
         socket.server.start_background_task(socket.server.disconnect, socket.sid)
         return
     websocket = socket._websocket
