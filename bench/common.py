@@ -142,7 +142,7 @@ BASE_ENV = {
 }
 
 
-# Variants of the "project" server (embedded mode) with realtime/daphne_tuning.py's
+# Variants of the "project" server (embedded mode) with serving/daphne_tuning.py's
 # patches switched off, to measure them back to back in one run: --servers
 # project,project-noeager,project-untuned,...
 PROJECT_VARIANTS = {
@@ -152,7 +152,7 @@ PROJECT_VARIANTS = {
                         "DAPHNE_LEAN_APP_CHECKER": "0", "DAPHNE_SLIM_QUEUES": "0"},
     # python-engineio's own sockets (a writer, reader and ping task per socket) and queues
     "project-stock": {"ENGINEIO_LEAN_SOCKETS": "0", "DAPHNE_SLIM_QUEUES": "0"},
-    # CPython's own garbage-collection policy instead of realtime/gc_policy.py's
+    # CPython's own garbage-collection policy instead of serving/gc_policy.py's
     "project-cpython-gc": {"GC_FULL_INTERVAL_SECONDS": "0"},
 }
 VARIANT_LABELS = {

@@ -5,7 +5,7 @@
 Runs daphne with a bare ASGI websocket echo app (tests/daphne_upgrade_app.py: no
 Django, no Socket.IO), opens N websockets from this process (aiohttp), each sending one
 message and reading the echo, and reports the server's RSS growth per socket, once with
-daphne as shipped and once with realtime/daphne_tuning.py's DAPHNE_RELEASE_UPGRADE_REQUEST
+daphne as shipped and once with serving/daphne_tuning.py's DAPHNE_RELEASE_UPGRADE_REQUEST
 patch (RELEASE=1). Compare with Node socket.io's whole per-socket figure in bench 3.
 """
 

@@ -1,3 +1,10 @@
+"""The serving process's entry point: ``daphne medical_booking.asgi:application``.
+
+The serving machinery (``serving/``) is installed here, at start-up, before the
+application is built: nothing else installs it (tests and ``manage.py`` commands import
+the apps and run the libraries as shipped).
+"""
+
 import os
 
 import django
@@ -7,11 +14,11 @@ django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402
 
-from medical_booking.handlers import OneHopASGIHandler  # noqa: E402
+import serving  # noqa: E402
 
-django_app = OneHopASGIHandler(threads=settings.REQUEST_THREADS,
-                               auth_threads=settings.AUTH_REQUEST_THREADS)
+serving.install(settings)
+django_app = serving.request_handler(settings)
 
 from realtime.asgi import build_application  # noqa: E402  (needs the apps loaded)
 
-application = build_application(django_app)
+application = build_application(django_app, on_start=lambda: serving.start(settings))

@@ -162,7 +162,7 @@ ASGI_APPLICATION = "medical_booking.asgi.application"
 WSGI_APPLICATION = None
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-# Request threads (medical_booking/handlers.py): at most REQUEST_THREADS requests run
+# Request threads (serving/handlers.py): at most REQUEST_THREADS requests run
 # Django at once per server process, each on a thread kept for the life of the process;
 # more wait their turn on the event loop (never refused). Of those, at most
 # AUTH_REQUEST_THREADS hash a password at once (login, sign-up, password reset), so a crowd
@@ -182,7 +182,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # The server checkpoints the WAL from a background thread (medical_booking/sqlite_wal.py).
+    # The server checkpoints the WAL from a background thread (serving/sqlite_wal.py).
     SQLITE_CHECKPOINT_SECONDS = env_int("SQLITE_CHECKPOINT_SECONDS", 2)
     TEST_SQLITE_NAME = os.environ.get("TEST_SQLITE_NAME")
     if TEST_SQLITE_NAME:
@@ -353,7 +353,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
-# Daphne tuning (realtime/daphne_tuning.py, only under daphne): eager socket writes,
+# Daphne tuning (serving/daphne_tuning.py, only under daphne): eager socket writes,
 # autobahn sendData without per-frame debug formatting, application_checker without a
 # tuple per connection. Each can be turned off; none changes the bytes on the wire.
 DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
@@ -361,12 +361,12 @@ DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
 DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
 DAPHNE_SLIM_QUEUES = env_bool("DAPHNE_SLIM_QUEUES", True)
 DAPHNE_RELEASE_UPGRADE_REQUEST = env_bool("DAPHNE_RELEASE_UPGRADE_REQUEST", True)
-# Engine.IO sockets without a task per socket (realtime/transport.py): direct websocket
+# Engine.IO sockets without a task per socket (serving/transport.py): direct websocket
 # writes under daphne, one heartbeat timer, slim queues. Off: python-engineio's own.
 ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)
 
 # Full garbage collections in the serving process: every N seconds instead of whenever
-# CPython decides (realtime/gc_policy.py); 0 keeps CPython's policy.
+# CPython decides (serving/gc_policy.py); 0 keeps CPython's policy.
 GC_FULL_INTERVAL_SECONDS = env_int("GC_FULL_INTERVAL_SECONDS", 300)
 # ...and sooner once this many more memory blocks (about one per small object) are
 # allocated than after the last one: closed connections leave reference cycles (~170

@@ -40,6 +40,9 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+import serving
+from serving.transport import drop
+
 from .replay import catch_up_messages, event_id_of
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,11 @@ class RoomIndex:
                 del self.rooms_of[(namespace, sid)]
 
     def basic_disconnect(self, sid, namespace, **kwargs) -> None:
+        if not serving.enabled(serving.SOCKETIO_OVERRIDES):
+            super().basic_disconnect(sid, namespace, **kwargs)  # leaves each room through ours
+            self.rooms_of.pop((namespace, sid), None)
+            self.connected_at.pop((namespace, sid), None)
+            return
         # stock, with the socket's own rooms instead of a scan of every room
         for room in list(self.rooms_of.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
@@ -123,6 +131,8 @@ class RoomIndex:
                     del pending[namespace]
 
     def get_rooms(self, sid, namespace) -> list:
+        if not serving.enabled(serving.SOCKETIO_OVERRIDES):
+            return super().get_rooms(sid, namespace)
         return [room for room in self.rooms_of.get((namespace, sid), ()) if room is not None]
 
 
@@ -197,23 +207,33 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         if message.get("callback") or message.get("binary") or self.server is None:
             await super()._handle_emit(message)
             return 0
-        return self.deliver(
+        return await self.deliver(
             message.get("namespace") or "/", message.get("room"), message.get("skip_sid"),
             [message["event"], *message["data"]],
         )
 
-    def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> int:
+    async def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> int:
         """Hand one encoded frame to every addressed socket, in one pass.
 
         python-socketio's ``AsyncManager.emit`` already encodes once, but then creates an
         asyncio Task per recipient just to put that frame on the socket's queue; with
         1,000 recipients that was the largest share of the fan-out cost. Here the shared
         packet is written to each open websocket at once, or put on the socket's
-        (unbounded) queue for its transport (``realtime.transport.send_nowait``): the same
+        (unbounded) queue for its transport (``serving.transport.send_nowait``): the same
         order per socket, no task per recipient.
+
+        That reaches into python-engineio's sockets and replaces python-socketio's
+        delivery, so it runs only where ``serving`` installed both for the versions it was
+        written for; elsewhere python-socketio's own local emit delivers (no bus, no guard).
         """
         if namespace not in self.rooms:
             return 0
+        if not serving.enabled(serving.ONE_FRAME_DELIVERY):
+            skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+            recipients = sum(1 for sid, _ in self.get_participants(namespace, room) if sid not in skip)
+            await self.emit(packet_data[0], tuple(packet_data[1:]), namespace=namespace, room=room,
+                            skip_sid=skip_sid, ignore_queue=True)
+            return recipients
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=packet_data)
         frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
         frame.encode()  # engine.io caches the encoded string on the packet: once per event
@@ -302,8 +322,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         return {**message, "skip_sid": later} if later else message
 
     async def _reconnect_everyone(self) -> None:
-        from .transport import drop
-
         for socket in list(self.server.eio.sockets.values()):
             await drop(socket)
 

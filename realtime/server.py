@@ -2,6 +2,12 @@
 
 Events reach sockets through ``realtime.bus``; client-sent input is bounded (size,
 rate, room count) and every refusal is an acknowledgement, never a disconnect.
+
+``Server`` overrides one python-socketio internal, ``_handle_eio_message`` (the packet
+checks). It is on only where ``serving`` installed its python-socketio group (the version
+it was written for, in the serving process); elsewhere, and in tests and commands,
+python-socketio's own dispatch runs. Everything else here uses python-socketio's public
+API, so it holds on any version.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from socketio import packet as sio_packet
 
+import serving
 from messagerie.selectors import may_join_conversation
 from rendezvous.models import User
+from serving import client_errors, transport
 
-from . import client_errors, transport
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
@@ -61,14 +68,6 @@ ERR_LAST_EVENT_ID = "lastEventId invalide"
 ERR_UNKNOWN_EVENT = ("Événement inconnu", "evenement_inconnu")
 
 
-# Names python-socketio dispatches to the lifecycle handlers: a client-sent event with one
-# of these names would otherwise run ``connect``/``disconnect`` again (dropping the socket's
-# state and its expiry timer while it stays connected in its rooms).
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
-# What a reserved name is renamed to: no handler has it, so the catch-all answers.
-UNKNOWN_EVENT_NAME = "\x00reserved"
-
-
 # A binary packet announces its attachments; each one is held until the last arrives.
 MAX_ATTACHMENTS = 10
 # Acknowledgement ids are JavaScript numbers on the client side.
@@ -80,17 +79,14 @@ class InvalidPacket(Exception):
 
 
 class Server(socketio.AsyncServer):
-    async def _handle_event(self, eio_sid, namespace, id, data):
-        if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
-            data = [UNKNOWN_EVENT_NAME, data[0]]
-        return await super()._handle_event(eio_sid, namespace, id, data)
-
     async def _handle_eio_message(self, eio_sid, data):
         """python-socketio's dispatch, after checking the packet as the protocol (and
         socket.io's own parser) does. A packet that does not decode, or makes no sense in
         the socket's state, closes that connection with one rate-limited log line:
         python-socketio raised there, and engine.io logged a traceback per packet while
         the connection stayed open."""
+        if not serving.enabled(serving.SOCKETIO_OVERRIDES):
+            return await super()._handle_eio_message(eio_sid, data)
         try:
             pkt = self._checked_packet(eio_sid, data)
         except InvalidPacket as exc:
@@ -190,8 +186,6 @@ def origin_allowed(origin: str | None, environ: dict) -> bool:
     return settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS
 
 
-transport.install(lean=settings.ENGINEIO_LEAN_SOCKETS)
-
 
 @dataclass
 class SocketState:
@@ -258,8 +252,23 @@ def create_server() -> socketio.AsyncServer:
         """The socket's token expired: disconnect it (a timer callback, one per socket)."""
         asyncio.ensure_future(server.disconnect(sid))
 
+    def lifecycle_name_sent(sid: str, event: str) -> dict | None:
+        """The answer to a client-sent event named like a lifecycle event, or None.
+
+        python-socketio dispatches a client's ``connect``/``disconnect`` event to the
+        lifecycle handler; run, it would drop the socket's state and expiry timer while the
+        socket stays connected in its rooms. A real (dis)connection runs while the socket
+        is pending, a client's event only once it is connected.
+        """
+        if not server.manager.is_connected(sid, "/"):
+            return None
+        return unknown(event, sid)
+
     @server.event
-    async def connect(sid, environ, auth=None):
+    async def connect(sid, environ=None, auth=None, *extra):
+        sent = lifecycle_name_sent(sid, "connect")
+        if sent is not None:
+            return sent
         raw = extract_token(environ, auth)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
@@ -299,14 +308,14 @@ def create_server() -> socketio.AsyncServer:
         try:
             missed = await sync_to_async(events_since)(rooms, last_event_id)
             for name, payload in missed:
-                manager.deliver("/", sid, None, [name, payload])
+                await manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
             while guard.buffer:  # live events that arrived meanwhile, minus duplicates
                 message = guard.buffer.pop(0)
                 event_id = event_id_of(message)
                 if event_id is not None and event_id in guard.delivered:
                     continue
-                manager.deliver("/", sid, None, [message["event"], *message["data"]])
+                await manager.deliver("/", sid, None, [message["event"], *message["data"]])
                 if event_id is not None:
                     guard.delivered.add(event_id)
         finally:
@@ -318,7 +327,10 @@ def create_server() -> socketio.AsyncServer:
             del manager.guards[sid]
 
     @server.event
-    async def disconnect(sid, reason=None):
+    async def disconnect(sid, reason=None, *extra):
+        sent = lifecycle_name_sent(sid, "disconnect")
+        if sent is not None:
+            return sent
         state = sockets.pop(sid, None)
         server.manager.guards.pop(sid, None)
         if state and state.expiry:
@@ -370,12 +382,13 @@ def create_server() -> socketio.AsyncServer:
         return ack("success", "Room quittée", room=room)
 
     @server.on("*")
-    async def unknown(event, sid, *args):
+    async def unknown_event(event, sid, *args):
+        return unknown(event, sid)
+
+    def unknown(event: object, sid: str) -> dict:
         state = sockets.get(sid)
         if state is not None and not state.allow():
             return refuse(ERR_RATE)
-        if event == UNKNOWN_EVENT_NAME:
-            event = args[0] if args else None
         return refuse(ERR_UNKNOWN_EVENT,
                    event=event if isinstance(event, str) and len(event) <= 100 else None)
 

@@ -7,7 +7,7 @@ answers how many Twisted HTTP channels are alive (after a full collection).
 import gc
 import os
 
-from realtime import daphne_tuning
+from serving import daphne_tuning
 
 if os.environ.get("RELEASE") == "1":
     daphne_tuning._install_release_upgrade_request()

@@ -1,12 +1,12 @@
-"""realtime/client_errors.py: one line per client error, rate-limited, with a count of
+"""serving/client_errors.py: one line per client error, rate-limited, with a count of
 what was left out, and never the client's token in the log."""
 
 from __future__ import annotations
 
 import logging
 
-from realtime import client_errors
-from realtime.client_errors import RateLimitedLog, excerpt
+from serving import client_errors
+from serving.client_errors import RateLimitedLog, excerpt
 
 
 def test_at_most_n_lines_per_interval_then_one_line_with_the_count(settings, monkeypatch, caplog):

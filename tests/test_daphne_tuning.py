@@ -1,4 +1,4 @@
-"""realtime/daphne_tuning.py with real sockets and real processes, no mocks.
+"""serving/daphne_tuning.py with real sockets and real processes, no mocks.
 
 The eager-write tests run tests/twisted_write_server.py (a Twisted TCP server on the
 asyncio reactor daphne installs) once with the patch (EAGER=1) and once without
@@ -209,7 +209,7 @@ def test_write_to_a_reset_connection_reports_it_lost(server):
     assert "lost=ConnectionLost mode=hold" in server.lines
 
 
-# ---- the gate: realtime/asgi.py installs the patches only under daphne, per setting ----
+# ---- the gate: serving.install (from medical_booking/asgi.py) installs them only under daphne, per setting
 
 GATE = """
 import sys
@@ -220,7 +220,7 @@ from twisted.internet import tcp
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
-from realtime import daphne_tuning
+from serving import daphne_tuning
 print(",".join(sorted(daphne_tuning.installed())) or "-")
 print(int(tcp.Server.__dict__.get("write") is daphne_tuning._eager_write),
       int(WebSocketProtocol.__dict__.get("sendData") is daphne_tuning._fast_send_data),

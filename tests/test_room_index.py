@@ -1,12 +1,22 @@
-"""realtime.manager.RoomIndex: each socket's rooms, kept in step with python-socketio's map."""
+"""realtime.manager.RoomIndex: each socket's rooms, kept in step with python-socketio's map,
+with its copies of python-socketio's methods (the serving process, where serving installed
+its python-socketio group) and with python-socketio's own (tests, other versions)."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
 from socketio.base_manager import BaseManager
 
+import serving
 from realtime.manager import RoomIndex
+
+
+@pytest.fixture(autouse=True, params=["overrides", "stock"])
+def socketio_overrides(request, monkeypatch):
+    groups = {serving.SOCKETIO_OVERRIDES} if request.param == "overrides" else set()
+    monkeypatch.setattr(serving, "_installed", groups)
 
 
 class Indexed(RoomIndex, BaseManager):

@@ -11,8 +11,8 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
 
-from medical_booking.handlers import OneHopASGIHandler
 from medical_booking.static import StaticFilesHandler
+from serving.handlers import OneHopASGIHandler
 from tests import factories as f
 from tests import helpers
 from tests.helpers import assert_error

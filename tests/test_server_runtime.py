@@ -1,6 +1,6 @@
 """The serving process's runtime choices: one thread hop per request, kept request threads,
 scheduled full garbage collections and SQLite checkpoints off the request path
-(medical_booking/handlers.py, realtime/gc_policy.py, medical_booking/sqlite_wal.py)."""
+(serving/handlers.py, serving/gc_policy.py, serving/sqlite_wal.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
-from medical_booking.handlers import OneHopASGIHandler, RequestThreads, hashes_password
+from serving.handlers import OneHopASGIHandler, RequestThreads, hashes_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ async def test_the_auth_lane_leaves_the_other_threads_to_ordinary_requests():
 
 GC_SCRIPT = """
 import asyncio, gc, json, sys
-from realtime import gc_policy
+from serving import gc_policy
 
 collections = []
 gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "stop" else None)
@@ -152,7 +152,7 @@ def test_gc_policy_freezes_start_up_and_runs_full_collections_on_its_schedule():
 
 RSS_SCRIPT = """
 import asyncio, gc, json, os
-from realtime import gc_policy
+from serving import gc_policy
 
 def rss_bytes():
     with open("/proc/self/statm") as f:
@@ -204,7 +204,7 @@ def test_gc_policy_zero_keeps_cpythons_own():
 def test_checkpoint_copies_the_wal_into_the_database(tmp_path):
     import sqlite3
 
-    from medical_booking.sqlite_wal import checkpoint
+    from serving.sqlite_wal import checkpoint
 
     db = sqlite3.connect(tmp_path / "wal.sqlite3")
     db.execute("PRAGMA journal_mode=WAL")
@@ -220,7 +220,7 @@ def test_checkpoint_copies_the_wal_into_the_database(tmp_path):
 def test_server_connections_leave_checkpoints_to_the_checkpointer(db):
     from django.db import connection
 
-    from medical_booking.sqlite_wal import no_autocheckpoint
+    from serving.sqlite_wal import no_autocheckpoint
 
     if connection.vendor != "sqlite":
         return  # PostgreSQL: nothing to do, and nothing done
@@ -236,7 +236,7 @@ def test_server_connections_leave_checkpoints_to_the_checkpointer(db):
 SQLITE_START = """
 import asyncio, django, os
 django.setup()
-from medical_booking import sqlite_wal
+from serving import sqlite_wal
 async def main():
     print(sqlite_wal.start(0), sqlite_wal.start(1), sqlite_wal.start(1))
 asyncio.run(main())

@@ -1,4 +1,4 @@
-"""realtime/transport.py at the frame level: the bytes a client sees, lean sockets or stock.
+"""serving/transport.py at the frame level: the bytes a client sees, lean sockets or stock.
 
 The lean sockets (direct websocket writes, one heartbeat timer, slim queues) must not
 change a byte on the wire: every frame here is asserted exactly, on a daphne with the
@@ -15,7 +15,7 @@ import time
 import aiohttp
 import pytest
 
-from realtime.transport import SlimQueue
+from serving.transport import SlimQueue
 
 from .conftest import has_postgres
 from .live import http, login, start_stack

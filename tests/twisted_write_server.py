@@ -1,7 +1,7 @@
 """A Twisted TCP server on daphne's reactor, for tests/test_daphne_tuning.py.
 
 Run as ``python tests/twisted_write_server.py PORTFILE`` with ``EAGER=1`` (install
-realtime.daphne_tuning's eager writes) or ``EAGER=0`` (Twisted as shipped). It imports
+serving.daphne_tuning's eager writes) or ``EAGER=0`` (Twisted as shipped). It imports
 ``daphne.server`` first, which installs Twisted's asyncio reactor exactly as daphne does,
 listens on 127.0.0.1 (port written to PORTFILE) and obeys one command line per
 connection; everything it observes is printed to stdout as ``key=value`` lines.
@@ -30,7 +30,7 @@ import daphne.server  # noqa: F401  (installs the asyncio reactor, as daphne doe
 from twisted.internet import protocol, reactor, tcp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from realtime import daphne_tuning  # noqa: E402
+from serving import daphne_tuning  # noqa: E402
 
 if os.environ.get("EAGER", "1") == "1":
     daphne_tuning.install(eager_writes=True, fast_ws_send=False, lean_app_checker=False)

@@ -10,7 +10,7 @@ Correctness, always on:
   python-socketio clients on polling. A poll now answers with at most that many; the
   rest goes in the next poll.
 - a long-polling POST whose body does not decode is the client's error: one
-  rate-limited line (``realtime.client_errors``), the session closed and a 400, as for
+  rate-limited line (``serving.client_errors``), the session closed and a 400, as for
   an unknown packet type (stock logged a traceback and answered "OK");
 - a packet of a type engine.io does not have closes its connection on either socket
   kind (stock's ``receive`` failed formatting its log line: a traceback per frame);
@@ -36,13 +36,19 @@ and its service task makes a ``wait_for`` per socket visited. Instead:
 - ``translate_request`` builds the WSGI-style environ with one request-body class for
   all requests: stock defines a new class on every request (1.7 KB, and a reference
   cycle), which a websocket keeps for its whole life.
+
+Both groups replace python-engineio internals, so :func:`install` (called by
+``serving.install`` at start-up, never at import) puts them in only on the exact
+python-engineio version they were written for (``serving.versions``), the direct
+websocket writes only on that daphne's; on another version python-engineio's own
+sockets run, with one warning per group. ``tests/test_upstream_fingerprints.py`` pins
+the upstream source each replaced function was read against.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.metadata
 import logging
 import math
 import sys
@@ -50,17 +56,18 @@ import time
 from collections import deque
 
 from engineio import async_server, async_socket, exceptions, packet, payload
-from engineio.async_drivers import asgi as asgi_driver
 
 from .client_errors import excerpt, report
+from .versions import written_for
 
 logger = logging.getLogger(__name__)
 
 MAX_PACKETS_PER_POLL = payload.Payload.max_decode_packets
 SERVICE_SLICE_SECONDS = 0.5
 
-_stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
-_stock_receive = async_socket.AsyncSocket.receive
+# python-engineio's own methods, kept by install() before it replaces them
+_stock_websocket_handler = None
+_stock_receive = None
 
 
 class SlimQueue:
@@ -215,8 +222,9 @@ class DaphneWebsocket:
     def of(cls, ws) -> DaphneWebsocket | None:
         """The writer for this engine.io websocket, when daphne serves it."""
         send = getattr(ws, "asgi_send", None)
-        if not (isinstance(send, functools.partial) and len(send.args) == 1
-                and getattr(send.func, "__func__", None) is _daphne_handle_reply()):
+        reply = _daphne_handle_reply()
+        if reply is None or not (isinstance(send, functools.partial) and len(send.args) == 1
+                                 and getattr(send.func, "__func__", None) is reply):
             return None
         return cls(send.func.__self__.connections, send.args[0])
 
@@ -239,6 +247,10 @@ class DaphneWebsocket:
 
 @functools.cache
 def _daphne_handle_reply():
+    """daphne's ``Server.handle_reply``, when the direct writes were written for this daphne."""
+    if not written_for("ENGINEIO_LEAN_SOCKETS (direct writes to daphne websockets)", "daphne",
+                                where="serving/transport.py DaphneWebsocket"):
+        return None
     try:
         from daphne.server import Server
     except ImportError:  # pragma: no cover - daphne is in requirements
@@ -384,6 +396,13 @@ async def drop(socket: async_socket.AsyncSocket | None) -> None:
     a lost transport and reconnect by themselves.
     """
     if socket is None or socket.closed or socket.closing:
+        return
+    if "engineio_fixes" not in _installed:
+        # python-engineio of a version these lines were not written for: its public way, in
+        # the background (its disconnect waits until the transport took the CLOSE packet).
+        # Slower: official websocket clients ignore a CLOSE packet, and stock keeps the
+        # websocket open, so they notice at their ping timeout (then reconnect as above).
+        socket.server.start_background_task(socket.server.disconnect, socket.sid)
         return
     websocket = socket._websocket
     await socket.close(wait=False, abort=False, reason=socket.server.reason.TRANSPORT_ERROR)
@@ -579,29 +598,51 @@ async def service_task(self) -> None:
                 return
 
 
-# The lean sockets replace python-engineio internals: only on the versions they were
-# written against (requirements.txt pins 4.15.1); elsewhere the stock sockets run.
-LEAN_ENGINEIO_VERSIONS = ("4.15.",)
+# What install() put in, for serving.installed() and drop().
+_installed: set[str] = set()
 
 
 def install(*, lean: bool = True) -> bool:
-    """Install the poll fix, and the lean sockets if asked; True when the lean ones are in."""
-    async_socket.AsyncSocket.poll = poll
-    async_socket.AsyncSocket.handle_post_request = handle_post_request
-    async_socket.AsyncSocket.receive = receive
-    async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
-    async_socket.AsyncSocket.send_nowait = send_nowait
+    """Install the packet fixes, and the lean sockets if asked; True when the lean ones are in.
+
+    Both replace python-engineio internals: only on the exact version they were written
+    for (``serving.versions``); on another, python-engineio's own sockets run, with one
+    warning per group. Idempotent.
+    """
+    global _stock_websocket_handler, _stock_receive
+    where = "serving/transport.py install"
+    if "engineio_fixes" not in _installed:
+        if not written_for("engine.io packet fixes (always on)", "python-engineio", where=where):
+            if lean:
+                written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where)
+            return False
+        _stock_receive = async_socket.AsyncSocket.receive
+        _stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
+        async_socket.AsyncSocket.poll = poll
+        async_socket.AsyncSocket.handle_post_request = handle_post_request
+        async_socket.AsyncSocket.receive = receive
+        async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
+        async_socket.AsyncSocket.send_nowait = send_nowait
+        _installed.add("engineio_fixes")
     if not lean:
+        return "lean_sockets" in _installed
+    if "lean_sockets" in _installed:
+        return True
+    if not written_for("ENGINEIO_LEAN_SOCKETS", "python-engineio", where=where):
         return False
-    version = importlib.metadata.version("python-engineio")
-    if not version.startswith(LEAN_ENGINEIO_VERSIONS):
-        logger.warning("ENGINEIO_LEAN_SOCKETS skipped: written for python-engineio %s, found %s",
-                       LEAN_ENGINEIO_VERSIONS, version)
-        return False
+    _daphne_handle_reply()  # checks daphne's version now, at start-up, rather than at the first websocket
+    from engineio.async_drivers import asgi as asgi_driver
+
     async_socket.AsyncSocket.send = send
     async_socket.AsyncSocket.schedule_ping = schedule_ping
     async_socket.AsyncSocket._websocket_handler = websocket_handler
     async_server.AsyncServer.create_queue = lambda self, *args, **kwargs: SlimQueue()
     async_server.AsyncServer._service_task = service_task
     asgi_driver._async["translate_request"] = translate_request
+    _installed.add("lean_sockets")
     return True
+
+
+def installed() -> frozenset[str]:
+    """The patch groups install() put in: "engineio_fixes", "lean_sockets"."""
+    return frozenset(_installed)

@@ -6,7 +6,7 @@ alone on the bench machine, 200-300 ms with 1,000 sockets connected. CPython sta
 whenever enough objects have survived into the oldest generation, so one lands in the
 middle of traffic at a moment nobody chose: it was the booking bench's p99.
 
-The policy, in the serving process only (not in tests or management commands):
+The policy, in the serving process only (``serving.start``; not in tests or management commands):
 
 - ``gc.freeze()`` once the server is up: the start-up heap (modules, classes, functions,
   settings), which lives as long as the process anyway, is never walked again;

@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 
-logger = logging.getLogger("realtime.client_errors")
+logger = logging.getLogger(__name__)
 
 EXCERPT = 40
 

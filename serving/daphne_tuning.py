@@ -1,8 +1,8 @@
 """Per-frame and per-second costs of daphne's Twisted/autobahn layer (issue 5).
 
 bench/README.md "Where time goes", hot spots 1 and 6. Five small, opt-out patches,
-installed by :func:`install` from ``realtime/asgi.py`` only when the process is a daphne
-server (see :func:`under_daphne`). Nothing here changes a byte on the wire: the same
+installed by :func:`install` (called by ``serving.install`` at start-up) only when the
+process is a daphne server (see :func:`under_daphne`). Nothing here changes a byte on the wire: the same
 frames are written in the same order; only
 *when* the kernel gets them (eager writes) and what is computed around them changes.
 
@@ -60,7 +60,7 @@ frames are written in the same order; only
    protocols' Python-level ``__hash__``.
 
 4. ``DAPHNE_SLIM_QUEUES`` -- each connection's application input queue is a
-   ``realtime.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
+   ``serving.transport.SlimQueue`` (daphne only calls ``put_nowait`` and ``get``)
    instead of an ``asyncio.Queue``, whose three deques and ``Event`` cost ~2.5 KB per
    held socket while empty.
 
@@ -68,9 +68,11 @@ frames are written in the same order; only
    producer is no longer the HTTP channel, so the channel and the upgrade request are
    freed instead of living as long as the socket.
 
-The patches 2 and 3 copy a few lines of autobahn/daphne, so they are only installed for
-the versions they were written against (``_AUTOBAHN_VERSIONS``, ``_DAPHNE_VERSIONS``);
-with any other version they are skipped with a warning and the library code runs as is.
+Each patch copies or replaces a few lines of Twisted, autobahn, txaio or daphne, so each
+is installed only on the exact versions it was written for (``serving.versions``), checked
+before any private name is imported; with any other version it is skipped with one
+warning and the library code runs as is. ``tests/test_upstream_fingerprints.py`` pins
+the upstream source each one was read against.
 """
 
 from __future__ import annotations
@@ -82,10 +84,9 @@ import time
 from concurrent.futures import CancelledError
 from functools import partial
 
-logger = logging.getLogger(__name__)
+from .versions import written_for
 
-_AUTOBAHN_VERSIONS = ("26.10.",)
-_DAPHNE_VERSIONS = ("4.2.",)
+logger = logging.getLogger(__name__)
 
 _installed: set[str] = set()
 
@@ -129,6 +130,8 @@ def _eager_write(self, data) -> None:
 
 def _install_eager_writes() -> bool:
     global _TCPServer, _twisted_write, _TLS_PROTOCOLS
+    if not written_for("DAPHNE_EAGER_WRITES", "Twisted", where="serving/daphne_tuning.py _eager_write"):
+        return False
     from twisted.internet import tcp
 
     if tcp.Server.__dict__.get("write") is _eager_write:
@@ -166,15 +169,13 @@ def _fast_send_data(self, data: bytes, sync: bool = False, chopsize: int | None 
 
 def _install_fast_ws_send() -> bool:
     global _autobahn_send_data, _no_op, _STATE_OPEN, _STATE_CONNECTING, _STATE_PROXY_CONNECTING
-    import autobahn
+    if not written_for("DAPHNE_FAST_WS_SEND", "autobahn", "txaio", "daphne",
+                                where="serving/daphne_tuning.py _fast_send_data"):
+        return False
     from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
     from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
     from txaio.tx import _no_op
 
-    if not autobahn.__version__.startswith(_AUTOBAHN_VERSIONS):
-        logger.warning("DAPHNE_FAST_WS_SEND skipped: written for autobahn %s, found %s",
-                       _AUTOBAHN_VERSIONS, autobahn.__version__)
-        return False
     if "sendData" in DaphneProtocol.__dict__:
         return DaphneProtocol.__dict__["sendData"] is _fast_send_data
     _autobahn_send_data = AutobahnProtocol.sendData
@@ -188,7 +189,7 @@ def _install_fast_ws_send() -> bool:
 # ---- 3. application_checker without a tuple per connection ----------------------------
 
 def _lean_application_checker(self):
-    """daphne 4.2 ``Server.application_checker``; only the loop header differs."""
+    """daphne 4.2.3 ``Server.application_checker``; only the loop header differs."""
     from twisted.internet import reactor
 
     connections = self.connections
@@ -239,19 +240,17 @@ def _lean_application_checker(self):
 _daphne_logger = logging.getLogger("daphne.server")  # the logger daphne's method uses
 
 
-def _patch_daphne(setting: str, owner: str, method: str, replacement):
-    """Replace ``daphne.<owner>.<method>`` on the daphne versions it was written for.
+def _patch_daphne(setting: str, owner: str, method: str, replacement, *also: str):
+    """Replace ``daphne.<owner>.<method>`` on the daphne version it was written for.
 
-    ``owner`` is "server.Server" or "http_protocol.WebRequest". Returns the method
-    replaced, or None when the version is not one of ``_DAPHNE_VERSIONS``.
+    ``owner`` is "server.Server" or "http_protocol.WebRequest"; ``also`` names other
+    distributions the replacement depends on. Returns the method replaced, or None when a
+    version is not the one in ``serving.versions``.
     """
     import importlib
 
-    import daphne
-
-    if not daphne.__version__.startswith(_DAPHNE_VERSIONS):
-        logger.warning("%s skipped: written for daphne %s, found %s",
-                       setting, _DAPHNE_VERSIONS, daphne.__version__)
+    if not written_for(setting, "daphne", *also,
+                                where=f"serving/daphne_tuning.py {replacement.__name__}"):
         return None
     module, cls_name = owner.rsplit(".", 1)
     cls = getattr(importlib.import_module(f"daphne.{module}"), cls_name)
@@ -268,7 +267,7 @@ def _install_lean_app_checker() -> bool:
 # ---- 4. slim application queues ------------------------------------------------------------
 
 def _create_application(self, protocol, scope):
-    """daphne 4.2 ``Server.create_application`` with a ``SlimQueue`` as the input queue."""
+    """daphne 4.2.3 ``Server.create_application`` with a ``SlimQueue`` as the input queue."""
     from .transport import SlimQueue
 
     assert "application_instance" not in self.connections[protocol]
@@ -318,7 +317,7 @@ def _process_then_release(self):
 def _install_release_upgrade_request() -> bool:
     global _stock_web_request_process
     stock = _patch_daphne("DAPHNE_RELEASE_UPGRADE_REQUEST", "http_protocol.WebRequest", "process",
-                          _process_then_release)
+                          _process_then_release, "Twisted")
     if stock is None:
         return False
     _stock_web_request_process = stock

@@ -1,4 +1,11 @@
-"""Django's ASGI handler, tuned for a server whose middleware and views are all synchronous."""
+"""Django's ASGI handler, tuned for a server whose middleware and views are all synchronous.
+
+``OneHopASGIHandler`` subclasses ``ASGIHandler``, which Django keeps out of its public API
+(``django.core.asgi.get_asgi_application`` is the public door), and replaces its
+``__init__``, ``__call__`` and ``get_response_async``. So ``serving.request_handler`` uses
+it only on the exact Django version it was written for (``serving.versions``), and this
+module is imported only after that check; on another Django, Django's own handler runs.
+"""
 
 from __future__ import annotations
 
