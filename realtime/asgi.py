@@ -11,14 +11,15 @@ from medical_booking import sqlite_wal
 from medical_booking.static import StaticFilesHandler
 
 from . import daphne_tuning, gc_policy
-from .scheduler import start_reminders
+from .scheduler import start_generation, start_reminders
 from .server import ensure_started, sio
 
 
 def start() -> None:
-    """Attach the event bus and start the scheduler on the serving loop (idempotent)."""
+    """Attach the event bus and start the schedulers on the serving loop (idempotent)."""
     ensure_started()
     start_reminders()
+    start_generation()
     gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS, settings.GC_FULL_GROWTH_BLOCKS)
     sqlite_wal.start(getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0))
 
