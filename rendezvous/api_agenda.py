@@ -91,7 +91,9 @@ class HorairesView(APIView):
 
 
 class AbsenceFilter(django_filters.FilterSet):
-    a_venir = django_filters.BooleanFilter(method="filter_a_venir", label="Absences pas encore finies")
+    # true/false only: anything else is a 400 (a boolean filter would ignore it).
+    a_venir = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")],
+                                          method="filter_a_venir", label="Absences pas encore finies (true/false)")
 
     class Meta:
         model = Absence
@@ -99,7 +101,7 @@ class AbsenceFilter(django_filters.FilterSet):
 
     def filter_a_venir(self, queryset, name, value):
         now = timezone.now()
-        return queryset.filter(fin__gt=now) if value else queryset.filter(fin__lte=now)
+        return queryset.filter(fin__gt=now) if value == "true" else queryset.filter(fin__lte=now)
 
 
 class AbsencesView(GenericAPIView):
