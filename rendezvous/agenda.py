@@ -311,6 +311,10 @@ def remplacer_horaires(*, acteur: User, medecin: Medecin, plages: list[dict],
     now = now or timezone.now()
     tz = medecin.cabinet.tzinfo
     with transaction.atomic():
+        # One replacement of a doctor's week at a time: two at once would each delete the
+        # old rows and insert theirs, leaving both weeks mixed (FOR NO KEY UPDATE: slot
+        # inserts, which take KEY SHARE on the doctor, are not held up).
+        list(Medecin.objects.select_for_update(no_key=True).filter(pk=medecin.pk).order_by().values_list("pk"))
         Horaire.objects.filter(medecin=medecin).delete()
         horaires = Horaire.objects.bulk_create([
             Horaire(medecin=medecin, jour=p["jour"], debut=p["debut"], fin=p["fin"],

@@ -377,3 +377,39 @@ def test_booked_generated_slot_keeps_its_booking_when_regenerated(med):
     rdv = RendezVous.objects.create(patient=f.patient(), creneau=slot)
     assert agenda.generer_creneaux(med, semaines=1, now=MONDAY).crees == 0
     assert RendezVous.objects.get().pk == rdv.pk and Creneau.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_hours_changes_at_once_leave_one_whole_week_on_postgres(requires_postgres, settings):
+    """Each replacement deletes the old week and inserts its own: without a lock on the
+    doctor, two at once would leave both weeks mixed (overlapping ranges)."""
+    import threading
+
+    settings.CRENEAUX_HORIZON_SEMAINES = 1
+    from django.db import connection as conn
+
+    med = f.medecin()
+    weeks = [[plage(j, (9, 0), (12, 0), 30) for j in range(5)],
+             [plage(j, (8, 0), (11, 0), 20) for j in range(5)]]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(week):
+        try:
+            barrier.wait()
+            agenda.remplacer_horaires(acteur=med.user, medecin=med, plages=week, now=MONDAY)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    for _ in range(5):
+        threads = [threading.Thread(target=run, args=(w,)) for w in weeks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        got = sorted(Horaire.objects.filter(medecin=med).values_list("jour", "debut", "fin", "duree_minutes"))
+        assert got in [sorted((p["jour"], p["debut"], p["fin"], p["duree_minutes"]) for p in w) for w in weeks]
