@@ -14,6 +14,9 @@ import json
 import re
 import subprocess
 import time
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -22,6 +25,7 @@ from tests.live import PYTHON, ROOT, Server, free_port, manage, service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
+PARIS = ZoneInfo("Europe/Paris")
 DONE = re.compile(r"(\d+) slot\(s\) created, (\d+) already taken by another writer, (\d+) doctor\(s\) with hours")
 
 CHECK = """
@@ -143,3 +147,46 @@ def test_the_server_s_scheduler_and_the_command_create_each_slot_once(fresh_db, 
     assert ignored + server_ignored >= 1
     assert (events, distinct_events, same) == (active, active, True)
     print(f"\nscheduler {server_created} + command {created} created, {server_ignored}+{ignored} skipped")
+
+
+def test_the_server_generates_again_on_its_interval(fresh_db, tmp_path):
+    """Hours written behind the server's back (no API call) get their slots from the
+    scheduler's next pass; the pass at start already made the demo doctors' slots."""
+    env = {**fresh_db, "CRENEAUX_GENERATION_SECONDS": "1", "REMINDERS_IN_SERVER": "0"}
+    server = Server(env=env, port=free_port(), log=tmp_path / "daphne.log").start()
+    try:
+        assert _wait_for_slots(env, "dr.martin@demo.fr", 500) >= 500
+        manage(env, "shell", "-c", NEW_DOCTOR)
+        # Monday 07:00-08:00 in Paris: each Monday of the next 56 days, today's if still ahead.
+        now = datetime.now(PARIS)
+        mondays = [now.date() + timedelta(days=d) for d in range(56)
+                   if (now.date() + timedelta(days=d)).weekday() == 0]
+        expected = len([d for d in mondays if d != now.date() or now.time() < dtime(7)])
+        assert _wait_for_slots(env, "dr.nouveau@demo.fr", expected) == expected
+        time.sleep(2)  # two more passes: nothing more
+        assert _wait_for_slots(env, "dr.nouveau@demo.fr", expected) == expected
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+NEW_DOCTOR = """
+from rendezvous.models import Cabinet, Horaire, Medecin, Role, User
+u = User.objects.create_user("dr.nouveau@demo.fr", "x-Passw0rd-x", role=Role.MEDECIN, cabinet=Cabinet.objects.get())
+m = Medecin.objects.create(user=u, cabinet=u.cabinet, specialite="Dermatologie")
+Horaire.objects.create(medecin=m, jour=0, debut="07:00", fin="08:00", duree_minutes=60)
+"""
+
+COUNT = """
+from rendezvous.models import Creneau
+print(Creneau.objects.filter(medecin__user__email={email!r}, actif=True, genere=True).count())
+"""
+
+
+def _wait_for_slots(env: dict, email: str, at_least: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        count = int(manage(env, "shell", "-c", COUNT.format(email=email)).strip().splitlines()[-1])
+        if count >= at_least or time.monotonic() > deadline:
+            return count
+        time.sleep(0.5)
