@@ -48,14 +48,14 @@ class Canal(models.TextChoices):
 
 
 class JournalAcces(models.Model):
-    horodatage = models.DateTimeField(default=timezone.now, editable=False)
+    horodatage = models.DateTimeField("horodatage", default=timezone.now, editable=False)
     acteur = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
-        db_index=False, related_name="+",
+        db_index=False, related_name="+", verbose_name="acteur",
     )
     acteur_email = models.CharField("e-mail de l'acteur", max_length=254)
     acteur_role = models.CharField("rôle de l'acteur", max_length=16)
-    action = models.CharField(max_length=16, choices=Action.choices)
+    action = models.CharField("action", max_length=16, choices=Action.choices)
     objet_type = models.CharField("type d'objet", max_length=16, choices=TypeObjet.choices)
     # The object when the action is on one; null for a list read (see objet_ids).
     objet_id = models.BigIntegerField("id de l'objet", null=True, blank=True)
@@ -65,11 +65,11 @@ class JournalAcces(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
         db_index=False, related_name="+", verbose_name="patient concerné",
     )
-    canal = models.CharField(max_length=16, choices=Canal.choices)
+    canal = models.CharField("canal", max_length=16, choices=Canal.choices)
     ip = models.GenericIPAddressField("adresse IP", null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
+    user_agent = models.CharField("navigateur (user agent)", max_length=300, blank=True)
     methode = models.CharField("méthode", max_length=10, blank=True)
-    chemin = models.CharField(max_length=500, blank=True)
+    chemin = models.CharField("chemin", max_length=500, blank=True)
     request_id = models.CharField("id de requête", max_length=32, blank=True)
 
     class Meta:

@@ -30,6 +30,11 @@ class IdConverter:
         return str(value)
 
 
+# Once, on import: the router's routes and plain ``path("…/<id:pk>/")`` routes (e.g.
+# rendezvous/api_agenda.py) use it alike.
+register_converter(IdConverter, "id")
+
+
 class Router(DefaultRouter):
     """DRF's router with Django path converters; lookups use ``IdConverter`` by default.
 
@@ -37,7 +42,6 @@ class Router(DefaultRouter):
     """
 
     def __init__(self) -> None:
-        register_converter(IdConverter, "id")
         super().__init__(trailing_slash=True, use_regex_path=False)
         self.include_root_view = False
 

@@ -377,6 +377,11 @@ GC_FULL_GROWTH_BLOCKS = env_int("GC_FULL_GROWTH_BLOCKS", 500_000)
 # Reminders: the in-server scheduler (on by default) and how often it looks.
 REMINDERS_IN_SERVER = env_bool("REMINDERS_IN_SERVER", True)
 REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
+# Slots generated from doctors' weekly hours (rendezvous/agenda.py): up to this many weeks
+# ahead (whole local days), by the in-server scheduler at start and every N seconds
+# (0: not in the server; ``manage.py generer_creneaux`` from cron instead).
+CRENEAUX_HORIZON_SEMAINES = env_int("CRENEAUX_HORIZON_SEMAINES", 8)
+CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)

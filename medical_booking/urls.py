@@ -8,6 +8,7 @@ from medical_booking import frontend
 from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
 from realtime.api import NotificationViewSet
+from rendezvous import api_agenda
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
@@ -37,6 +38,7 @@ api = [
     # Swagger UI with its script served apart and no inline style: CSP without 'unsafe-inline'.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="docs"),
+    path("", include(api_agenda.urlpatterns)),  # a doctor's weekly hours and absences
     path("", include(router.urls)),
 ]
 

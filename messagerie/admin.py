@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from audit import journal
 from audit.admin import JournaliseAdmin
+from rendezvous.admin_portee import SuperAdminSeulement
 
 from .models import Conversation, Message, Participation
 
@@ -13,7 +14,9 @@ class ParticipationInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(JournaliseAdmin, admin.ModelAdmin):
+class ConversationAdmin(SuperAdminSeulement, JournaliseAdmin, admin.ModelAdmin):
+    """Super admins only: a practice's staff read their conversations in the app."""
+
     list_display = ["id", "created_at", "updated_at"]
     inlines = [ParticipationInline]
     search_fields = ["participants__email"]
@@ -28,7 +31,7 @@ class ConversationAdmin(JournaliseAdmin, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(JournaliseAdmin, admin.ModelAdmin):
+class MessageAdmin(SuperAdminSeulement, JournaliseAdmin, admin.ModelAdmin):
     list_display = ["id", "conversation", "auteur", "created_at", "lu_at"]
     list_filter = [("lu_at", admin.EmptyFieldListFilter)]
     search_fields = ["contenu", "auteur__email"]

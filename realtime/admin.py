@@ -1,12 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from audit import journal
-from audit.admin import JournaliseAdmin
+from audit.admin import JournaliseAdmin, est_super_admin
 from medical_booking.errors import DomainError
+from rendezvous.admin_portee import SuperAdminSeulement
 from rendezvous.models import Cabinet, Role, User
 
 from . import services
@@ -30,9 +32,10 @@ class BroadcastForm(forms.Form):
 
 
 @admin.register(Event)
-class EventAdmin(JournaliseAdmin, admin.ModelAdmin):
+class EventAdmin(SuperAdminSeulement, JournaliseAdmin, admin.ModelAdmin):
     """The event log (notification centre and replay source), plus the broadcast form.
 
+    Super admins only (a practice's staff broadcast from the app, to their practice).
     An event's page shows its data (a booking, a message): logged in the access log.
     """
 
@@ -60,6 +63,8 @@ class EventAdmin(JournaliseAdmin, admin.ModelAdmin):
 
     def broadcast_view(self, request):
         """Send ``notification:general`` from the admin (same service as the REST API)."""
+        if not est_super_admin(request):
+            raise PermissionDenied
         form = BroadcastForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data

@@ -9,21 +9,23 @@ import socketio
 
 from medical_booking.static import StaticFilesHandler
 
-from .scheduler import start_reminders
+from .scheduler import start_generation, start_reminders
 from .server import ensure_started, sio
 
 
 def build_application(django_app, on_start: Callable[[], None] | None = None):
     """The ASGI application; ``on_start`` runs with the real-time start, on the serving loop.
 
-    The start (attach the event bus, start the reminder scheduler, then ``on_start``) runs
-    at the ASGI lifespan start-up, when daphne's reactor runs (daphne sends no lifespan
-    events), or at the first connection, whichever comes first; once.
+    The start (attach the event bus, start the reminder and slot-generation schedulers,
+    then ``on_start``) runs at the ASGI lifespan start-up, when daphne's reactor runs
+    (daphne sends no lifespan events), or at the first connection, whichever comes first;
+    once.
     """
 
     def start() -> None:
         ensure_started()
         start_reminders()
+        start_generation()
         if on_start is not None:
             on_start()
 

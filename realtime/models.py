@@ -14,18 +14,20 @@ from django.db import models
 
 
 class Event(models.Model):
-    name = models.CharField(max_length=64, db_index=True)
-    type = models.CharField(max_length=8)
-    message = models.CharField(max_length=1000)
-    data = models.JSONField()
+    name = models.CharField("événement", max_length=64, db_index=True)
+    type = models.CharField("type", max_length=8)
+    message = models.CharField("message", max_length=1000)
+    data = models.JSONField("données")
     # Shown in the notification centre (personal events and broadcasts).
-    notify = models.BooleanField(default=False)
+    notify = models.BooleanField("dans le centre de notifications", default=False)
     # None: every connected socket (a broadcast to everyone).
-    to_everyone = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    to_everyone = models.BooleanField("à tout le monde", default=False)
+    created_at = models.DateTimeField("émis le", auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "événement"
+        verbose_name_plural = "journal des événements"
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
@@ -42,10 +44,12 @@ class Event(models.Model):
 
 
 class EventRoom(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rooms")
-    room = models.CharField(max_length=100)
+    event = models.ForeignKey(Event, verbose_name="événement", on_delete=models.CASCADE, related_name="rooms")
+    room = models.CharField("salle", max_length=100)
 
     class Meta:
+        verbose_name = "salle destinataire"
+        verbose_name_plural = "salles destinataires"
         indexes = [models.Index(fields=["room", "event"])]
         constraints = [
             models.UniqueConstraint(fields=["event", "room"], name="eventroom_unique"),
@@ -55,11 +59,13 @@ class EventRoom(models.Model):
 class NotificationRead(models.Model):
     """A user has read one notification."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE)
-    read_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="utilisateur", on_delete=models.CASCADE)
+    event = models.ForeignKey(Event, verbose_name="notification", on_delete=models.CASCADE)
+    read_at = models.DateTimeField("lue le", auto_now_add=True)
 
     class Meta:
+        verbose_name = "notification lue"
+        verbose_name_plural = "notifications lues"
         constraints = [
             models.UniqueConstraint(fields=["user", "event"], name="notificationread_unique"),
         ]
@@ -69,9 +75,13 @@ class NotificationCursor(models.Model):
     """Everything up to ``read_up_to`` is read: 'mark all read' is one row, not N."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE
+        settings.AUTH_USER_MODEL, verbose_name="utilisateur", primary_key=True, on_delete=models.CASCADE
     )
-    read_up_to = models.BigIntegerField(default=0)
+    read_up_to = models.BigIntegerField("tout lu jusqu'à l'événement n°", default=0)
+
+    class Meta:
+        verbose_name = "curseur de lecture"
+        verbose_name_plural = "curseurs de lecture"
 
 
 class TokenVersion(models.Model):
@@ -81,15 +91,23 @@ class TokenVersion(models.Model):
     stale ``User`` instance cannot write an older version back."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL, verbose_name="utilisateur", primary_key=True, on_delete=models.CASCADE,
         related_name="token_version",
     )
-    version = models.PositiveBigIntegerField(default=0)
+    version = models.PositiveBigIntegerField("version des jetons", default=0)
+
+    class Meta:
+        verbose_name = "version des jetons"
+        verbose_name_plural = "versions des jetons"
 
 
 class RevokedSession(models.Model):
     """A logged-out session (the ``sid`` claim): every token of it is refused."""
 
-    sid = models.CharField(primary_key=True, max_length=64)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    revoked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sid = models.CharField("session", primary_key=True, max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="utilisateur", on_delete=models.CASCADE)
+    revoked_at = models.DateTimeField("révoquée le", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "session révoquée"
+        verbose_name_plural = "sessions révoquées"

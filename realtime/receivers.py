@@ -8,7 +8,7 @@ from django.dispatch import receiver
 from messagerie.models import Message
 from messagerie.signals import messages_read
 from rendezvous.models import Creneau, Rappel, RendezVous
-from rendezvous.signals import access_revoked, creneau_conflict
+from rendezvous.signals import access_revoked, creneau_conflict, creneaux_publies, creneaux_retires
 
 from . import catalogue
 from .auth import revoke_user
@@ -25,6 +25,18 @@ def on_rendezvous_saved(sender, instance: RendezVous, created: bool, **kwargs) -
 def on_creneau_saved(sender, instance: Creneau, created: bool, update_fields=None, **kwargs) -> None:
     if created or update_fields is None or "actif" in update_fields:
         send_events(catalogue.creneau_events(instance, created=created))
+
+
+@receiver(creneaux_publies, dispatch_uid="realtime.creneaux_publies")
+def on_creneaux_publies(sender, creneaux: list[Creneau], **kwargs) -> None:
+    """Slots inserted together (generation): the events a save of each would send, in
+    one write."""
+    send_events([e for c in creneaux for e in catalogue.creneau_events(c, created=True)])
+
+
+@receiver(creneaux_retires, dispatch_uid="realtime.creneaux_retires")
+def on_creneaux_retires(sender, creneaux: list[Creneau], **kwargs) -> None:
+    send_events([e for c in creneaux for e in catalogue.creneau_events(c, created=False)])
 
 
 @receiver(post_save, sender=Message, dispatch_uid="realtime.message")

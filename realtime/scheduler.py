@@ -1,7 +1,12 @@
-"""The in-server reminder scheduler: ``make run`` alone sends reminders.
+"""The in-server scheduler: ``make run`` alone sends reminders and generates slots.
 
-Every process may run it (and cron may run ``send_reminders`` too): the database
-decides who sends each reminder, so running it twice never sends anything twice.
+Every process may run it (and cron may run ``send_reminders`` / ``generer_creneaux``
+too): the database decides who sends each reminder and who inserts each slot, so
+running it twice never sends or creates anything twice.
+
+Both run on asgiref's shared sync thread (the one database connection the socket
+server's calls use): generation goes one doctor-day at a time, so socket
+authentication and room checks wait at most one day's transaction behind it.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import logging
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from rendezvous.agenda import Generation, etapes_generation
 from rendezvous.reminders import send_due_reminders
 
 logger = logging.getLogger(__name__)
 _task: asyncio.Task | None = None
+_generation_task: asyncio.Task | None = None
 
 
 async def _loop(interval: float) -> None:
@@ -31,3 +38,38 @@ def start_reminders() -> None:
     global _task
     if _task is None and settings.REMINDERS_IN_SERVER:
         _task = asyncio.get_running_loop().create_task(_loop(settings.REMINDER_INTERVAL_SECONDS))
+
+
+_DONE = object()
+
+
+def _step(steps):
+    return next(steps, _DONE)
+
+
+async def generation_pass() -> Generation:
+    """One generation run (every doctor with hours), a step per call on the sync thread."""
+    steps = etapes_generation()  # a generator: nothing runs until the first step
+    total = Generation()
+    while (step := await sync_to_async(_step)(steps)) is not _DONE:
+        total += step
+    return total
+
+
+async def _generation_loop(interval: float) -> None:
+    while True:
+        try:
+            done = await generation_pass()
+            if done.crees or done.ignores:
+                logger.info("slot generation: %d created, %d taken by another writer", done.crees, done.ignores)
+        except Exception:
+            logger.exception("slot generation pass failed")
+        await asyncio.sleep(interval)
+
+
+def start_generation() -> None:
+    """At start, then every ``CRENEAUX_GENERATION_SECONDS`` (0: never in the server)."""
+    global _generation_task
+    if _generation_task is None and settings.CRENEAUX_GENERATION_SECONDS > 0:
+        _generation_task = asyncio.get_running_loop().create_task(
+            _generation_loop(settings.CRENEAUX_GENERATION_SECONDS))

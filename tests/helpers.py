@@ -14,7 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from messagerie.models import Conversation, Message, Participation
 from realtime.models import Event, NotificationCursor, NotificationRead
-from rendezvous.models import Cabinet, Creneau, Medecin, RendezVous, User
+from rendezvous.models import Absence, Cabinet, Creneau, Horaire, Medecin, RendezVous, User
 
 from . import factories as f
 
@@ -81,7 +81,9 @@ def state(*, events: bool = True) -> dict:
                                                  "first_name", "last_name", "telephone", "password")),
         "cabinets": Cabinet.objects.count(),
         "medecins": Medecin.objects.count(),
-        "creneaux": sorted(Creneau.objects.values_list("id", "medecin_id", "debut", "fin", "actif")),
+        "creneaux": sorted(Creneau.objects.values_list("id", "medecin_id", "debut", "fin", "actif", "genere")),
+        "horaires": sorted(Horaire.objects.values_list("medecin_id", "jour", "debut", "fin", "duree_minutes")),
+        "absences": sorted(Absence.objects.values_list("id", "medecin_id", "debut", "fin", "motif")),
         "rendezvous": sorted(RendezVous.objects.values_list(
             "id", "patient_id", "creneau_id", "statut", "motif", "annule_par_id", "motif_annulation")),
         "conversations": Conversation.objects.count(),

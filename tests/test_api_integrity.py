@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from medical_booking.errors import Conflit, CreneauIndisponible
 from rendezvous import services
-from rendezvous.models import Cabinet, Creneau, Medecin, RendezVous, Role, StatutRendezVous, User
+from rendezvous.models import Cabinet, Creneau, Horaire, Medecin, RendezVous, Role, StatutRendezVous, User
 from tests import factories as f
 from tests import helpers
 from tests.helpers import body
@@ -318,12 +318,20 @@ def test_seed_demo_is_idempotent_and_creates_the_spec_accounts(db):
         assert u.check_password("demo1234"), email
         assert u.cabinet_id == (cabinet.pk if role in (Role.MEDECIN, Role.ADMINCABINET) else None)
     assert users["admin@demo.fr"].is_superuser and users["admin@demo.fr"].is_staff
+    # Staff reach the Django admin (their practice only); patients do not.
+    assert {e for e, u in users.items() if u.is_staff} == {e for e, r in DEMO.items() if r != Role.PATIENT}
+    assert not any(u.is_superuser for e, u in users.items() if e != "admin@demo.fr")
     now = timezone.now()
     for medecin in Medecin.objects.all():
+        # Weekly hours, and the slots generated from them over the horizon (8 weeks).
+        assert Horaire.objects.filter(medecin=medecin).count() >= 5
         slots = list(Creneau.objects.filter(medecin=medecin).order_by("debut"))
-        assert slots, medecin
-        assert all(now < s.debut <= now + timedelta(days=15) and s.fin > s.debut for s in slots)
+        assert len(slots) > 8 * 5 * 10, medecin
+        assert all(s.genere and s.actif for s in slots)
+        assert all(now < s.debut <= now + timedelta(weeks=8) and s.fin > s.debut for s in slots)
         assert all(a.fin <= b.debut for a, b in zip(slots, slots[1:], strict=False))
+        local = {timezone.localtime(s.debut, cabinet.tzinfo).strftime("%H:%M") for s in slots}
+        assert "09:00" in local and "11:30" in local and "12:00" not in local
 
 
 def test_seed_demo_accounts_work_over_the_api(db):

@@ -122,6 +122,12 @@ ID_ROUTES = [
     ("post", "/api/conversations/{id}/messages/"),
     ("post", "/api/conversations/{id}/read/"),
     ("post", "/api/notifications/{id}/read/"),
+    ("get", "/api/medecins/{id}/horaires/"),
+    ("put", "/api/medecins/{id}/horaires/"),
+    ("get", "/api/medecins/{id}/absences/"),
+    ("post", "/api/medecins/{id}/absences/"),
+    ("delete", "/api/medecins/{id}/absences/{id}/"),
+    ("delete", "/api/medecins/1/absences/{id}/"),
 ]
 
 

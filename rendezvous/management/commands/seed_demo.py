@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import time
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
-from rendezvous.models import Cabinet, Creneau, Medecin, Role, User
+from rendezvous.agenda import generer_creneaux
+from rendezvous.models import Cabinet, Horaire, Medecin, Role, User
 
 PASSWORD = "demo1234"
 USERS = [
@@ -22,12 +22,22 @@ USERS = [
     ("chloe@demo.fr", "Chloé", "Moreau", Role.PATIENT),
 ]
 SPECIALITES = {"dr.martin@demo.fr": "Médecine générale", "dr.bernard@demo.fr": "Pédiatrie"}
-HOURS = [time(9, 0), time(9, 30), time(10, 0), time(10, 30), time(11, 0), time(11, 30),
-         time(14, 0), time(14, 30), time(15, 0), time(15, 30), time(16, 0), time(16, 30)]
+# Weekly hours (jour 0 = lundi, wall-clock in the practice's zone, slot length in minutes);
+# the slots are generated from them over the horizon (CRENEAUX_HORIZON_SEMAINES).
+MATIN, APRES_MIDI = (time(9), time(12)), (time(14), time(18))
+HORAIRES = {
+    # General practice: weekdays morning and afternoon, Saturday morning.
+    "dr.martin@demo.fr": [(jour, *MATIN, 30) for jour in range(6)]
+                         + [(jour, *APRES_MIDI, 30) for jour in range(5)],
+    # Paediatrics: weekdays, Wednesday afternoon off, afternoons end at 17:30.
+    "dr.bernard@demo.fr": [(jour, *MATIN, 30) for jour in range(5)]
+                          + [(jour, time(14), time(17, 30), 30) for jour in (0, 1, 3, 4)],
+}
 
 
 class Command(BaseCommand):
-    help = "Load the demo practice, its staff, patients and two weeks of slots (idempotent)."
+    help = ("Load the demo practice, its staff, patients, the doctors' weekly hours and the "
+            "slots generated from them (idempotent).")
 
     def handle(self, *args, **options):
         # Passwords are hashed (PBKDF2, ~0.25 s each) before the write transaction: on
@@ -35,9 +45,16 @@ class Command(BaseCommand):
         existing = set(User.objects.filter(email__in=[u[0] for u in USERS]).values_list("email", flat=True))
         hashes = {email: make_password(PASSWORD) for email, *_ in USERS if email not in existing}
         with transaction.atomic():
-            self.load(hashes)
+            users, medecins = self.load(hashes)
+        # Slots: generated from the hours (one transaction per doctor-day, each slot
+        # published with its creneau:available), as the server's scheduler would.
+        created = sum(generer_creneaux(medecin).crees for medecin in medecins)
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready: {len(users)} users, {created} new slots "
+            f"(password for every account: {PASSWORD})"
+        ))
 
-    def load(self, hashes: dict[str, str]) -> None:
+    def load(self, hashes: dict[str, str]) -> tuple[dict[str, User], list[Medecin]]:
         cabinet, _ = Cabinet.objects.get_or_create(
             nom="Cabinet médical du Parc",
             defaults={"adresse": "12 rue du Parc", "ville": "Lyon", "code_postal": "69006",
@@ -51,33 +68,22 @@ class Command(BaseCommand):
                 password_hash = hashes.get(email) or make_password(PASSWORD)  # deleted meanwhile
                 user = User.objects.create_user_with_hash(
                     email, password_hash, first_name=first, last_name=last,
-                    role=role, cabinet=cab, is_staff=role == Role.SUPERADMIN,
+                    role=role, cabinet=cab, is_staff=role != Role.PATIENT,
                     is_superuser=role == Role.SUPERADMIN,
                 )
+            elif role != Role.PATIENT and not user.is_staff:  # seeded before staff used the admin
+                User.objects.filter(pk=user.pk).update(is_staff=True)
             users[email] = user
-        created = 0
-        tz = cabinet.tzinfo
-        today = timezone.localdate(timezone=tz)
-        now = timezone.now()
+        medecins = []
         for email, specialite in SPECIALITES.items():
             medecin, _ = Medecin.objects.get_or_create(
                 user=users[email], defaults={"cabinet": cabinet, "specialite": specialite}
             )
-            for day in range(1, 15):
-                date = today + timedelta(days=day)
-                if date.weekday() >= 5:
-                    continue
-                for h in HOURS:
-                    debut = datetime.combine(date, h, tzinfo=tz)
-                    if debut <= now:
-                        continue
-                    fin = debut + timedelta(minutes=30)
-                    if Creneau.objects.filter(medecin=medecin, actif=True,
-                                              debut__lt=fin, fin__gt=debut).exists():
-                        continue
-                    Creneau.objects.create(medecin=medecin, debut=debut, fin=fin)
-                    created += 1
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {len(users)} users, {created} new slots "
-            f"(password for every account: {PASSWORD})"
-        ))
+            # Hours the staff changed since are theirs: set only when there are none.
+            if not Horaire.objects.filter(medecin=medecin).exists():
+                Horaire.objects.bulk_create([
+                    Horaire(medecin=medecin, jour=jour, debut=debut, fin=fin, duree_minutes=duree)
+                    for jour, debut, fin, duree in HORAIRES[email]
+                ])
+            medecins.append(medecin)
+        return users, medecins
