@@ -10,7 +10,7 @@ from django.conf import settings
 from medical_booking import sqlite_wal
 from medical_booking.static import StaticFilesHandler
 
-from . import daphne_tuning, gc_policy
+from . import daphne_tuning, gc_policy, transport
 from .scheduler import start_reminders
 from .server import ensure_started, sio
 
@@ -28,6 +28,8 @@ def build_application(django_app):
         sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path="socket.io",
         on_startup=start,
     )
+    # the Engine.IO request rules python-engineio does not apply (400s, "ok", a second websocket)
+    app = transport.ProtocolGate(app, sio.eio, path="/socket.io/")
     if "twisted.internet.reactor" in sys.modules:
         # Daphne sends no ASGI lifespan events: start with the reactor instead.
         from twisted.internet import reactor
