@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 
 import aiohttp
@@ -139,14 +140,13 @@ async def asgi_request(app, method: str, query: str, body: bytes = b"") -> tuple
 async def test_a_second_post_while_one_is_pending_closes_the_session():
     """Daphne hands the app a POST once its body is complete, so a second POST of a session
     overlaps the first only while the first one's packets are being handled (a Socket.IO
-    CONNECT waits for its authentication there). The project's sockets (realtime.server
-    installs realtime.transport) on an engine.io server whose message handler holds the
-    first POST until the test lets it go."""
+    CONNECT waits for its authentication there). The project's transport on an engine.io
+    server whose message handler holds the first POST until the test lets it go."""
     import engineio
 
-    import realtime.server  # noqa: F401  (installs the transport, as the project runs)
-    from realtime import transport
-
+    transport = sys.modules[SlimQueue.__module__]  # the project's transport module
+    if engineio.async_socket.AsyncSocket.handle_post_request is not transport.handle_post_request:
+        transport.install(lean=False)  # the rule is in the part installed whatever the sockets
     assert engineio.async_socket.AsyncSocket.handle_post_request is transport.handle_post_request
     # python-socketio runs engine.io message handlers inline (async_handlers=False), as here
     eio = engineio.AsyncServer(async_mode="asgi", ping_interval=25, ping_timeout=20, async_handlers=False)
