@@ -32,6 +32,22 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A positive duration in seconds: ``<name>_MS`` (whole milliseconds) when set, else
+    ``<name>`` (seconds, decimals allowed: ``0.3``), else the default."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    millis, seconds = os.environ.get(f"{name}_MS"), os.environ.get(name)
+    try:
+        value = int(millis) / 1000 if millis else float(seconds) if seconds else float(default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}_MS must be whole milliseconds, {name} seconds "
+                                   f"(got {millis if millis else seconds!r})") from None
+    if not 0 < value < 10**6:  # also refuses nan and inf
+        raise ImproperlyConfigured(f"{name} must be positive (got {value} s)")
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
 # The embedded default must start with no configuration, hence a development key.
 DEV_SECRET_KEY = "dev-insecure-medical-booking-key-change-me-in-production-0123456789"
@@ -334,8 +350,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Socket.IO
-SOCKETIO_PING_INTERVAL = env_int("SOCKETIO_PING_INTERVAL", 25)
-SOCKETIO_PING_TIMEOUT = env_int("SOCKETIO_PING_TIMEOUT", 20)
+# Engine.IO heartbeat, in seconds: SOCKETIO_PING_INTERVAL_MS / SOCKETIO_PING_TIMEOUT_MS
+# (milliseconds) win over SOCKETIO_PING_INTERVAL / SOCKETIO_PING_TIMEOUT (seconds, decimals
+# allowed). The handshake gives clients the exact milliseconds (serving/transport.py).
+SOCKETIO_PING_INTERVAL = env_seconds("SOCKETIO_PING_INTERVAL", 25)
+SOCKETIO_PING_TIMEOUT = env_seconds("SOCKETIO_PING_TIMEOUT", 20)
 SOCKETIO_MAX_PAYLOAD = env_int("SOCKETIO_MAX_PAYLOAD", 64 * 1024)
 SOCKETIO_MAX_ROOMS_PER_SOCKET = env_int("SOCKETIO_MAX_ROOMS_PER_SOCKET", 100)
 # Token bucket for client-sent events: burst, then this many per second.

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import socketio
 
 from medical_booking.static import StaticFilesHandler
+from serving.transport import ProtocolGate
 
 from .scheduler import start_generation, start_reminders
 from .server import ensure_started, sio
@@ -33,6 +34,8 @@ def build_application(django_app, on_start: Callable[[], None] | None = None):
         sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path="socket.io",
         on_startup=start,
     )
+    # the Engine.IO request rules python-engineio does not apply (400s, "ok", a second websocket)
+    app = ProtocolGate(app, sio.eio, path="/socket.io/")
     if "twisted.internet.reactor" in sys.modules:
         # Daphne sends no ASGI lifespan events: start with the reactor instead.
         from twisted.internet import reactor

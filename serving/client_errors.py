@@ -20,6 +20,16 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 EXCERPT = 40
+# The settings' defaults, for a process without Django settings (the transport alone, as
+# the conformance kit's bare peer runs it): reporting must not raise there.
+DEFAULT_LINES, DEFAULT_SECONDS = 20, 60
+
+
+def limits() -> tuple[int, int]:
+    """(lines, seconds): at most that many lines per interval."""
+    if not settings.configured:
+        return DEFAULT_LINES, DEFAULT_SECONDS
+    return settings.SOCKETIO_CLIENT_ERROR_LOG_LINES, settings.SOCKETIO_CLIENT_ERROR_LOG_SECONDS
 
 
 def excerpt(data: object) -> str:
@@ -44,8 +54,7 @@ class RateLimitedLog:
 
     def report(self, message: str, *args: object) -> None:
         self.total += 1
-        lines = settings.SOCKETIO_CLIENT_ERROR_LOG_LINES
-        seconds = settings.SOCKETIO_CLIENT_ERROR_LOG_SECONDS
+        lines, seconds = limits()
         now = time.monotonic()
         if now - self.window_start >= seconds:
             if self._timer is not None:
@@ -74,7 +83,7 @@ class RateLimitedLog:
         """Close the current interval: say how many errors were left out of the log."""
         if self.suppressed:
             self.log.warning("socket client errors: %d more in the last %d s, not logged one by one",
-                             self.suppressed, settings.SOCKETIO_CLIENT_ERROR_LOG_SECONDS)
+                             self.suppressed, limits()[1])
         self.logged = 0
         self.suppressed = 0
 

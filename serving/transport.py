@@ -17,6 +17,25 @@ Correctness, always on:
 - ``drop`` ends a connection the way engine.io does on a protocol error (no Socket.IO
   DISCONNECT, so official clients reconnect by themselves).
 
+Protocol conformance, always on (the Engine.IO v4 spec and the official test suite,
+``bench/README.md`` "Conformance"), where python-engineio 4.15 departs from it:
+
+- the OPEN packet gives ``pingInterval``/``pingTimeout`` in exact milliseconds (stock
+  wrote ``int(seconds) * 1000``: 0 for 0.3 s, which clients read as "ping every 0 ms");
+- a second long-poll GET, or a second POST, while one is pending closes the session
+  (the pending poll answers CLOSE) and answers 400 (stock let both wait);
+- a request for a session whose ping went unanswered for ``ping_timeout`` finds it
+  closed (400) at once, not at the next sweep of the service task;
+- a CLOSE packet ends a pending long-poll with a NOOP and a websocket at once (stock
+  left both waiting until the ping timeout);
+- over the lean sockets, an upgrade sends the NOOP to a pending long-poll only (stock
+  also queued one when no poll was pending, which then went out on the websocket);
+- ``ProtocolGate``, in front of the ASGI app, answers what python-engineio answers
+  otherwise: 400 for a request method other than GET/POST/OPTIONS (stock 405) or without
+  ``EIO=4``/``transport``, ``ok`` to a POST (stock ``OK``), and a second websocket of an
+  upgraded session is accepted then closed (stock refused its handshake: a 403, which
+  clients report as an error).
+
 Lean sockets (``ENGINEIO_LEAN_SOCKETS``, on by default): what a held socket costs in
 memory, and what a delivery costs in CPU. Stock python-engineio keeps, for every
 websocket, a writer task waiting on an ``asyncio.Queue``, a reader that wraps each wait
@@ -53,6 +72,7 @@ import logging
 import math
 import sys
 import time
+import urllib.parse
 from collections import deque
 
 from engineio import async_server, async_socket, exceptions, packet, payload
@@ -68,6 +88,8 @@ SERVICE_SLICE_SECONDS = 0.5
 # python-engineio's own methods, kept by install() before it replaces them
 _stock_websocket_handler = None
 _stock_receive = None
+_stock_send = None
+_stock_handle_get_request = None
 
 
 class SlimQueue:
@@ -157,11 +179,13 @@ class Heartbeat:
     """Sends the Engine.IO pings of every socket of one server from one timer.
 
     Stock python-engineio starts a task per socket after each pong, to sleep
-    ``ping_interval`` and send a PING. Here a socket goes into the bucket of the tick
-    its ping is due in; one timer per tick sends the due pings. Ticks are a quarter of a
-    second apart (a fifth of the interval when that is shorter): a ping leaves at most one
-    tick late, well inside the client's ``pingInterval + pingTimeout``, and sockets that
-    connected in the same second are not all pinged in one loop callback.
+    ``ping_interval`` and send a PING. Here a socket goes into the bucket of the last tick
+    before its ping is due; one timer per tick sends the due pings. Ticks are a quarter of
+    a second apart (a fifth of the interval when that is shorter): a ping leaves at most
+    one tick early, never late, so the session's deadline (the ping, then
+    ``ping_timeout``) is never later than the protocol's ``pingInterval + pingTimeout``
+    after the last pong; and sockets that connected in the same second are not all pinged
+    in one loop callback.
     """
 
     def __init__(self, server: async_server.AsyncServer) -> None:
@@ -171,7 +195,7 @@ class Heartbeat:
         self._timer: asyncio.TimerHandle | None = None
 
     def schedule(self, socket: async_socket.AsyncSocket) -> None:
-        due = math.ceil((time.monotonic() + self.server.ping_interval) / self.tick)
+        due = math.floor((time.monotonic() + self.server.ping_interval) / self.tick)
         bucket = self.buckets.get(due)
         if bucket is None:
             self.buckets[due] = bucket = []
@@ -308,8 +332,29 @@ def send_nowait(self, pkt: packet.Packet) -> None:
 
 
 async def send(self, pkt: packet.Packet) -> None:
+    if pkt.packet_type == packet.OPEN:
+        _exact_open(self.server, pkt)
     if await self.check_ping_timeout():
         self.send_nowait(pkt)
+
+
+async def send_exact_open(self, pkt: packet.Packet) -> None:
+    """Stock ``send`` (the stock sockets), with the OPEN packet's timings exact."""
+    if pkt.packet_type == packet.OPEN:
+        _exact_open(self.server, pkt)
+    await _stock_send(self, pkt)
+
+
+def _exact_open(server: async_server.AsyncServer, pkt: packet.Packet) -> None:
+    """Write the handshake's heartbeat values in exact milliseconds.
+
+    python-engineio 4.15 writes ``int(ping_interval + grace) * 1000``: 0 for 0.3 s, 1000
+    for 1.5 s. A client then expects pings far more often than they come and drops a
+    healthy connection (socket.io-client waits ``pingInterval + pingTimeout``).
+    """
+    if isinstance(pkt.data, dict) and "pingInterval" in pkt.data:
+        pkt.data["pingInterval"] = round((server.ping_interval + server.ping_interval_grace_period) * 1000)
+        pkt.data["pingTimeout"] = round(server.ping_timeout * 1000)
 
 
 def schedule_ping(self) -> None:
@@ -335,13 +380,53 @@ def _decoded(socket, data) -> packet.Packet | None:
 async def receive(self, pkt: packet.Packet) -> None:
     """Stock, but a packet type engine.io does not have closes the connection (stock's
     receive raised IndexError formatting its log line, which was logged as a traceback
-    while python-engineio's own websocket reader kept reading)."""
+    while python-engineio's own websocket reader kept reading), and a CLOSE ends the
+    transport at once.
+
+    On a CLOSE stock closes the session but leaves a pending long-poll waiting, and its
+    websocket reader reading, until the ping timeout. The reference server answers the
+    pending poll with a NOOP and closes the websocket: so do we.
+    """
     if not _known_type(pkt):
         report("engine.io socket %s: unknown packet type %s; connection closed", self.sid,
                excerpt(str(pkt.packet_type)))
         await drop(self)
         raise exceptions.SocketIsClosedError()  # ends the websocket reader, stock or lean
     await _stock_receive(self, pkt)
+    if pkt.packet_type == packet.CLOSE:
+        if self._long_poll:
+            self.queue.put_nowait(packet.Packet(packet.NOOP))  # the session is closed: no send()
+        if self.upgraded:
+            raise exceptions.SocketIsClosedError()  # ends the websocket reader, stock or lean
+
+
+def _upgrade_request(socket: async_socket.AsyncSocket, environ: dict) -> bool:
+    """Whether a GET asks for a websocket (python-engineio's own test in handle_get_request)."""
+    connections = [s.strip() for s in environ.get("HTTP_CONNECTION", "").lower().split(",")]
+    return "upgrade" in connections and environ.get("HTTP_UPGRADE", "").lower() in socket.upgrade_protocols
+
+
+async def handle_get_request(self, environ):
+    """Stock, with two rules of the protocol for long-polls.
+
+    A client has at most one GET pending: a second one closes the session, the pending
+    one answers CLOSE and the second 400 (stock let both wait, and the second took what
+    the first should have). A session whose ping went unanswered for ``ping_timeout`` is
+    closed (400) when the request comes, not at the service task's next sweep.
+    """
+    if self.upgrading or self.upgraded or _upgrade_request(self, environ):
+        return await _stock_handle_get_request(self, environ)
+    if not await self.check_ping_timeout():
+        raise exceptions.EngineIOError()  # closed by the ping timeout: the server answers 400
+    if self._long_poll:
+        report("engine.io socket %s: a second long-poll while one is pending; session closed", self.sid)
+        await self.close(wait=False, abort=False, reason=self.server.reason.TRANSPORT_ERROR)
+        raise exceptions.EngineIOError()  # the pending poll answers CLOSE, this one 400
+    self._long_poll = True
+    try:
+        return await _stock_handle_get_request(self, environ)
+    finally:
+        del self._long_poll  # back to the class default (no attribute kept per socket)
 
 
 def _known_type(pkt: packet.Packet) -> bool:
@@ -354,8 +439,22 @@ async def handle_post_request(self, environ) -> None:
 
     The session is closed here without waiting: stock's ``disconnect`` waits until a
     long-poll takes the CLOSE packet, and a client with no poll pending never sends one
-    while its POST is unanswered.
+    while its POST is unanswered. As for GET, a session past its ping timeout answers
+    400, and a second POST while one is pending closes the session (the protocol: a
+    client has at most one POST pending, so that packets keep their order).
     """
+    if not await self.check_ping_timeout():
+        raise exceptions.EngineIOError()  # closed by the ping timeout: the server answers 400
+    if self._posting:
+        await _refuse(self, "a second POST while one is pending", b"")
+    self._posting = True
+    try:
+        await _handle_post_body(self, environ)
+    finally:
+        del self._posting  # back to the class default
+
+
+async def _handle_post_body(self, environ) -> None:
     try:
         length = int(environ.get("CONTENT_LENGTH", "0") or 0)
     except ValueError:
@@ -372,6 +471,8 @@ async def handle_post_request(self, environ) -> None:
     except Exception:  # parsing the client's bytes: any failure is theirs
         await _refuse(self, "undecodable polling payload", body)
     for pkt in packets:
+        if self.closed:
+            break  # closed while the body was read (a ping timeout, a second POST)
         if not _known_type(pkt):
             await _refuse(self, "unknown packet type", pkt.encode(b64=True))
         try:
@@ -431,7 +532,11 @@ async def websocket_handler(self, ws) -> None:
             self.upgrading = False
             return
         await ws.send(packet.Packet(packet.PONG, data="probe").encode())
-        await self.queue.put(packet.Packet(packet.NOOP))  # end the pending poll
+        if self._long_poll:
+            # End the pending poll (the protocol). A poll that comes later while upgrading
+            # gets a NOOP at once (stock handle_get_request); stock also queued one when no
+            # poll was pending, which then went out on the websocket.
+            self.queue.put_nowait(packet.Packet(packet.NOOP))
         try:
             pkt = _within_limit(await ws.wait(), limit)
         except OSError:
@@ -571,6 +676,78 @@ async def translate_request(scope: dict, receive, send) -> dict:
     return environ
 
 
+# ---- requests python-engineio answers otherwise ------------------------------------------------
+
+class ProtocolGate:
+    """The Engine.IO request rules python-engineio 4.15 does not apply, in front of its app.
+
+    For requests under ``path`` (the others pass through untouched):
+
+    - HTTP: a method other than GET, POST and OPTIONS (the CORS preflight) answers 400
+      (stock: 405); so does a request without ``EIO=4`` or without ``transport``, both
+      mandatory (stock checked EIO on handshakes only, and took a missing transport for
+      ``polling``); a successful POST answers ``ok``, as the protocol says (stock: ``OK``);
+    - websocket: without ``EIO=4`` and ``transport=websocket`` the handshake is refused
+      (stock opened a long-polling session on it); a second websocket for a session that
+      is upgraded, or upgrading, is accepted and closed at once, as the reference server
+      does (stock refused its handshake: a 403, which clients report as an error).
+
+    Only public attributes of the engine.io server are read (``sockets``, and each
+    socket's ``upgraded``/``upgrading``).
+    """
+
+    def __init__(self, app, server: async_server.AsyncServer, path: str = "/socket.io/") -> None:
+        self.app = app
+        self.server = server
+        self.path = path
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        kind = scope["type"]
+        if (kind == "http" or kind == "websocket") and self._serves(scope["path"]):
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"))
+            if kind == "http":
+                method = scope.get("method", "GET")
+                if method != "OPTIONS":
+                    if method != "GET" and method != "POST":
+                        return await _answer_400(send, "Unsupported request method")
+                    if query.get("EIO") != ["4"]:
+                        return await _answer_400(send, "Unsupported protocol version")
+                    if "transport" not in query:
+                        return await _answer_400(send, "Missing transport")
+                    if method == "POST":
+                        send = _ok_in_lowercase(send)
+            else:
+                if query.get("EIO") != ["4"] or query.get("transport") != ["websocket"]:
+                    await receive()  # websocket.connect
+                    return await send({"type": "websocket.close"})  # before accept: a 403
+                sid = query.get("sid")
+                socket = self.server.sockets.get(sid[0]) if sid else None
+                if socket is not None and (socket.upgraded or socket.upgrading):
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.accept"})
+                    return await send({"type": "websocket.close", "code": 1000})
+        await self.app(scope, receive, send)
+
+    def _serves(self, path: str) -> bool:
+        # as engine.io's ASGIApp matches its path (with a trailing slash added)
+        return (path if path.endswith("/") else path + "/").startswith(self.path)
+
+
+async def _answer_400(send, message: str) -> None:
+    """A 400 as python-engineio writes one (a JSON string, text/plain)."""
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": f'"{message}"'.encode()})
+
+
+def _ok_in_lowercase(send):
+    async def send_ok(message: dict) -> None:
+        if message["type"] == "http.response.body" and message.get("body") == b"OK":
+            message = {**message, "body": b"ok"}
+        await send(message)
+    return send_ok
+
+
 # ---- AsyncServer ---------------------------------------------------------------------------
 
 async def service_task(self) -> None:
@@ -603,13 +780,14 @@ _installed: set[str] = set()
 
 
 def install(*, lean: bool = True) -> bool:
-    """Install the packet fixes, and the lean sockets if asked; True when the lean ones are in.
+    """Install the packet fixes and the protocol rules, and the lean sockets if asked; True
+    when the lean ones are in.
 
     Both replace python-engineio internals: only on the exact version they were written
     for (``serving.versions``); on another, python-engineio's own sockets run, with one
     warning per group. Idempotent.
     """
-    global _stock_websocket_handler, _stock_receive
+    global _stock_websocket_handler, _stock_receive, _stock_send, _stock_handle_get_request
     where = "serving/transport.py install"
     if "engineio_fixes" not in _installed:
         if not written_for("engine.io packet fixes (always on)", "python-engineio", where=where):
@@ -618,11 +796,17 @@ def install(*, lean: bool = True) -> bool:
             return False
         _stock_receive = async_socket.AsyncSocket.receive
         _stock_websocket_handler = async_socket.AsyncSocket._websocket_handler
+        _stock_send = async_socket.AsyncSocket.send
+        _stock_handle_get_request = async_socket.AsyncSocket.handle_get_request
         async_socket.AsyncSocket.poll = poll
         async_socket.AsyncSocket.handle_post_request = handle_post_request
         async_socket.AsyncSocket.receive = receive
         async_socket.AsyncSocket._websocket = None  # a DaphneWebsocket while a lean one is open
         async_socket.AsyncSocket.send_nowait = send_nowait
+        async_socket.AsyncSocket.send = send_exact_open
+        async_socket.AsyncSocket.handle_get_request = handle_get_request
+        async_socket.AsyncSocket._long_poll = False  # True while a long-poll GET waits
+        async_socket.AsyncSocket._posting = False  # True while a POST is handled
         _installed.add("engineio_fixes")
     if not lean:
         return "lean_sockets" in _installed

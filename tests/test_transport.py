@@ -3,13 +3,18 @@
 The lean sockets (direct websocket writes, one heartbeat timer, slim queues) must not
 change a byte on the wire: every frame here is asserted exactly, on a daphne with the
 lean sockets (the default) and on one with python-engineio's own (ENGINEIO_LEAN_SOCKETS=0),
-with 1-second pings so heartbeats and ping timeouts happen within the test.
+with pings every 1.2 s and a 0.8 s timeout (set in milliseconds) so heartbeats and ping
+timeouts happen within the test.
+
+The protocol rules the project adds to python-engineio (the Engine.IO v4 spec and the
+official test suite: bench/README.md "Conformance") each have a test here too, on both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 
 import aiohttp
@@ -82,18 +87,112 @@ async def test_slim_queue_join_returns_once_everything_was_taken():
     await asyncio.wait_for(joined, 1)
 
 
+# ---- settings -----------------------------------------------------------------------------
+
+
+def test_ping_settings_in_milliseconds_or_in_seconds(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from medical_booking.settings import env_seconds
+
+    name = "SOCKETIO_PING_INTERVAL"
+    monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(name + "_MS", raising=False)
+    assert env_seconds(name, 25) == 25.0
+    monkeypatch.setenv(name, "2")  # the old name, whole seconds
+    assert env_seconds(name, 25) == 2.0
+    monkeypatch.setenv(name, "0.3")  # ... or not
+    assert env_seconds(name, 25) == 0.3
+    monkeypatch.setenv(name + "_MS", "250")  # milliseconds win
+    assert env_seconds(name, 25) == 0.25
+    for bad in ("0", "-5", "1.5", "abc"):
+        monkeypatch.setenv(name + "_MS", bad)
+        with pytest.raises(ImproperlyConfigured, match=name):
+            env_seconds(name, 25)
+    monkeypatch.delenv(name + "_MS")
+    for bad in ("0", "nan", "inf", "x"):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ImproperlyConfigured, match=name):
+            env_seconds(name, 25)
+
+
+# ---- a second POST, at the ASGI level ----------------------------------------------------
+
+
+async def asgi_request(app, method: str, query: str, body: bytes = b"") -> tuple[int, bytes]:
+    """One HTTP request through an ASGI app, as daphne delivers it (the whole body at once)."""
+    scope = {"type": "http", "method": method, "path": "/engine.io/", "query_string": query.encode(),
+             "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+             "scheme": "http", "http_version": "1.1"}
+    received = iter([{"type": "http.request", "body": body, "more_body": False}])
+    sent = []
+
+    async def receive():
+        return next(received, {"type": "http.disconnect"})
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def test_a_second_post_while_one_is_pending_closes_the_session():
+    """Daphne hands the app a POST once its body is complete, so a second POST of a session
+    overlaps the first only while the first one's packets are being handled (a Socket.IO
+    CONNECT waits for its authentication there). The project's transport on an engine.io
+    server whose message handler holds the first POST until the test lets it go."""
+    import engineio
+
+    transport = sys.modules[SlimQueue.__module__]  # the project's transport module
+    if engineio.async_socket.AsyncSocket.handle_post_request is not transport.handle_post_request:
+        transport.install(lean=False)  # the rule is in the part installed whatever the sockets
+    assert engineio.async_socket.AsyncSocket.handle_post_request is transport.handle_post_request
+    # python-socketio runs engine.io message handlers inline (async_handlers=False), as here
+    eio = engineio.AsyncServer(async_mode="asgi", ping_interval=25, ping_timeout=20, async_handlers=False)
+    app = engineio.ASGIApp(eio, engineio_path="engine.io")
+    release, messages = asyncio.Event(), []
+
+    @eio.on("message")
+    async def message(sid, data):
+        messages.append(data)
+        await release.wait()
+
+    try:
+        status, opened = await asgi_request(app, "GET", "EIO=4&transport=polling")
+        assert status == 200
+        query = "EIO=4&transport=polling&sid=" + json.loads(opened[1:])["sid"]
+        first = asyncio.ensure_future(asgi_request(app, "POST", query, b"4first"))
+        while not messages:
+            await asyncio.sleep(0.01)
+        second = await asyncio.wait_for(asgi_request(app, "POST", query, b"4second"), 5)
+        assert second == (400, b'"Bad Request"')
+        release.set()
+        assert (await asyncio.wait_for(first, 5))[0] == 200  # it was taken before the second
+        assert messages == ["first"]  # the second POST's packets were not
+        assert (await asgi_request(app, "GET", query))[0] == 400  # the session is closed
+    finally:
+        release.set()
+        await eio.shutdown()
+
+
 # ---- frames on the wire -----------------------------------------------------------------
 
-PING_SECONDS = 1
+# Not whole seconds: the handshake must give them exactly (python-engineio wrote
+# int(seconds) * 1000, 1000 for 1.2 s).
+PING_INTERVAL_MS, PING_TIMEOUT_MS = 1200, 800
+PING_SECONDS = PING_INTERVAL_MS / 1000
 
 
 @pytest.fixture(scope="module", params=["lean", "stock"])
 def fast_pings(request, tmp_path_factory):
-    env = {"SOCKETIO_PING_INTERVAL": str(PING_SECONDS), "SOCKETIO_PING_TIMEOUT": str(PING_SECONDS)}
+    env = {"SOCKETIO_PING_INTERVAL_MS": str(PING_INTERVAL_MS),
+           "SOCKETIO_PING_TIMEOUT_MS": str(PING_TIMEOUT_MS)}
     if request.param == "stock":
         env.update(ENGINEIO_LEAN_SOCKETS="0", DAPHNE_SLIM_QUEUES="0")
     stack = start_stack(tmp_path_factory.mktemp(f"pings-{request.param}"), postgres=has_postgres(),
                         extra_env=env)
+    stack.lean = request.param == "lean"
     yield stack
     stack.close()
 
@@ -137,8 +236,8 @@ async def test_websocket_frames_open_connect_heartbeat_and_event(fast_pings):
             handshake = json.loads(opened[1:])
             assert set(handshake) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
             assert handshake["upgrades"] == []
-            assert handshake["pingInterval"] == PING_SECONDS * 1000
-            assert handshake["pingTimeout"] == PING_SECONDS * 1000
+            assert handshake["pingInterval"] == PING_INTERVAL_MS
+            assert handshake["pingTimeout"] == PING_TIMEOUT_MS
 
             await ws.send_str("40" + json.dumps({"token": token}))
             connected = await frame(ws)
@@ -207,7 +306,7 @@ async def test_polling_upgrade_to_websocket_then_events_on_the_websocket(fast_pi
         assert handshake["upgrades"] == ["websocket"]
         sid = handshake["sid"]
         async with session.post(f"{polling}&sid={sid}", data="40" + json.dumps({"token": token})) as resp:
-            assert await resp.text() == "OK"
+            assert await resp.text() == "ok"
         async with session.get(f"{polling}&sid={sid}") as resp:
             assert (await resp.text()).startswith('40{"sid":"')
         # A long-poll waits while the upgrade happens; the probe ends it with a NOOP ("6").
@@ -222,3 +321,199 @@ async def test_polling_upgrade_to_websocket_then_events_on_the_websocket(fast_pi
             event = await frame_skipping_pings(ws)
             name, payload = json.loads(event[2:])
             assert (name, payload["message"]) == ("notification:general", "after-upgrade")
+
+
+# ---- protocol rules beyond python-engineio (Engine.IO v4 spec, official test suite) -------
+
+
+def polling_url(base: str, query: str = "EIO=4&transport=polling") -> str:
+    return f"{base}/socket.io/?{query}"
+
+
+async def open_polling(session: aiohttp.ClientSession, base: str) -> tuple[str, dict]:
+    """A new long-polling session: its URL (with the sid) and the handshake."""
+    async with session.get(polling_url(base)) as resp:
+        assert resp.status == 200
+        opened = await resp.text()
+    assert opened[0] == "0"
+    handshake = json.loads(opened[1:])
+    return polling_url(base) + f"&sid={handshake['sid']}", handshake
+
+
+async def test_polling_handshake_gives_the_heartbeat_in_exact_milliseconds(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        _, handshake = await open_polling(session, fast_pings.url)
+    assert handshake["upgrades"] == ["websocket"]
+    assert (handshake["pingInterval"], handshake["pingTimeout"]) == (PING_INTERVAL_MS, PING_TIMEOUT_MS)
+
+
+async def test_polling_request_with_another_method_answers_400(fast_pings):
+    base = fast_pings.url
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, base)
+        for method in ("PUT", "DELETE", "PATCH"):
+            for target in (polling_url(base), url):  # a handshake, a session's request
+                async with session.request(method, target, data="40") as resp:
+                    assert (resp.status, await resp.text()) == (400, '"Unsupported request method"'), method
+        async with session.post(polling_url(base), data="40") as resp:  # POST without a session
+            assert resp.status == 400
+        async with session.options(url) as resp:  # the CORS preflight still answers
+            assert resp.status == 200
+        # the refusals did not touch the session: it still polls
+        async with session.post(url, data="3") as resp:
+            assert resp.status == 200
+
+
+async def test_polling_request_without_eio_or_transport_answers_400(fast_pings):
+    base = fast_pings.url
+    async with aiohttp.ClientSession() as session:
+        url, handshake = await open_polling(session, base)
+        sid = handshake["sid"]
+        for query in ("EIO=4", "EIO=4&transport=abc", "transport=polling", "EIO=3&transport=polling",
+                      f"EIO=4&sid={sid}", f"transport=polling&sid={sid}", f"EIO=3&transport=polling&sid={sid}"):
+            async with session.get(polling_url(base, query)) as resp:
+                assert resp.status == 400, query
+            async with session.post(polling_url(base, query), data="3") as resp:
+                assert resp.status == 400, query
+        # a websocket without transport=websocket (stock opened a polling session on it)
+        for query in ("EIO=4", "EIO=4&transport=polling", "transport=websocket"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(ws_url(base, query).replace("EIO=4&", "", 1))
+            assert refused.value.status == 403, query
+        async with session.post(url, data="3") as resp:
+            assert resp.status == 200
+
+
+async def test_polling_post_answers_ok(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, fast_pings.url)
+        async with session.post(url, data="3") as resp:
+            assert resp.status == 200
+            assert await resp.text() == "ok"  # the protocol's word; python-engineio wrote "OK"
+
+
+async def test_polling_heartbeat_keeps_an_answering_session_open(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, fast_pings.url)
+        for _ in range(3):  # three heartbeats: well past pingInterval + pingTimeout
+            async with session.get(url) as resp:
+                assert (resp.status, await resp.text()) == (200, "2")
+            async with session.post(url, data="3") as resp:
+                assert resp.status == 200
+
+
+async def test_a_second_long_poll_while_one_is_pending_closes_the_session(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, fast_pings.url)
+        first = asyncio.ensure_future(session.get(url))
+        await asyncio.sleep(0.2)  # the first poll waits: nothing to send before the first ping
+        assert not first.done()
+        async with session.get(url + "&t=second") as resp:
+            assert resp.status == 400
+        resp = await asyncio.wait_for(first, 5)
+        assert (resp.status, await resp.text()) == (200, "1")  # CLOSE
+        async with session.get(url) as resp:
+            assert resp.status == 400  # the session is gone
+
+
+async def test_an_unanswered_ping_closes_a_polling_session_by_the_deadline(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, fast_pings.url)
+        # No poll, so no PONG: pingInterval + pingTimeout later the session is closed (the
+        # request finds it so, whatever the service task's sweep has done yet).
+        await asyncio.sleep((PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000 + 0.25)
+        async with session.get(url) as resp:
+            assert resp.status == 400
+
+
+async def test_close_packet_over_polling_ends_the_pending_poll_and_the_session(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        url, _ = await open_polling(session, fast_pings.url)
+        pending = asyncio.ensure_future(session.get(url))
+        await asyncio.sleep(0.2)
+        assert not pending.done()
+        async with session.post(url, data="1") as resp:  # CLOSE
+            assert resp.status == 200
+        # at once (stock left the poll waiting until the ping timeout)
+        resp = await asyncio.wait_for(pending, PING_TIMEOUT_MS / 1000)
+        assert (resp.status, await resp.text()) == (200, "6")  # NOOP
+        async with session.get(url) as resp:
+            assert resp.status == 400
+
+
+async def test_close_packet_over_websocket_closes_it_at_once(fast_pings):
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(fast_pings.url, "transport=websocket")) as ws:
+            assert (await frame(ws))[0] == "0"
+            await ws.send_str("1")  # CLOSE
+            # before the first ping is due (stock kept reading until the ping timeout)
+            msg = await ws.receive(timeout=PING_SECONDS * 0.8)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+
+
+async def upgrade(session: aiohttp.ClientSession, base: str, url: str, sid: str):
+    """Probe and UPGRADE on a new websocket of the session (the probe answered exactly)."""
+    ws = await session.ws_connect(ws_url(base, f"transport=websocket&sid={sid}"))
+    await ws.send_str("2probe")
+    assert await frame(ws) == "3probe"
+    return ws
+
+
+async def test_upgrade_sends_noop_to_a_pending_poll_only(fast_pings):
+    base = fast_pings.url
+    admin = login(base, USERS["admin"])["access"]
+    token = login(base, USERS["alice"])["access"]
+    async with aiohttp.ClientSession() as session:
+        url, handshake = await open_polling(session, base)
+        async with session.post(url, data="40" + json.dumps({"token": token})) as resp:
+            assert resp.status == 200
+        async with session.get(url) as resp:
+            assert (await resp.text()).startswith('40{"sid":"')
+        ws = await upgrade(session, base, url, handshake["sid"])  # no poll pending
+        async with session.get(url) as resp:  # a poll while upgrading: a NOOP at once
+            assert (resp.status, await resp.text()) == (200, "6")
+        await ws.send_str("5")  # UPGRADE
+        await asyncio.sleep(0.2)
+        async with session.get(url) as resp:  # polling is over for this session
+            assert resp.status == 400
+        broadcast(base, admin, "noop-only-to-polls")
+        first = await frame(ws)
+        while first == "2":
+            await ws.send_str("3")
+            first = await frame(ws)
+        if not fast_pings.lean:
+            # python-engineio queues a NOOP at the probe whether or not a poll is pending;
+            # with none pending it goes out on the websocket (harmless: clients skip it)
+            assert first == "6"
+            first = await frame_skipping_pings(ws)
+        assert first.startswith('42["notification:general",')
+        await ws.close()
+
+
+async def test_a_second_websocket_of_an_upgraded_session_is_closed(fast_pings):
+    base = fast_pings.url
+    admin = login(base, USERS["admin"])["access"]
+    token = login(base, USERS["bob"])["access"]
+    async with aiohttp.ClientSession() as session:
+        url, handshake = await open_polling(session, base)
+        sid = handshake["sid"]
+        async with session.post(url, data="40" + json.dumps({"token": token})) as resp:
+            assert resp.status == 200
+        async with session.get(url) as resp:
+            assert (await resp.text()).startswith('40{"sid":"')
+        ws = await upgrade(session, base, url, sid)
+        # a second websocket while the first is upgrading: accepted, then closed at once
+        # (python-engineio refused the handshake: a 403, an error for clients)
+        async with session.ws_connect(ws_url(base, f"transport=websocket&sid={sid}")) as extra:
+            msg = await extra.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        await ws.send_str("5")
+        await asyncio.sleep(0.2)
+        async with session.ws_connect(ws_url(base, f"transport=websocket&sid={sid}")) as extra:
+            msg = await extra.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        # the first websocket carries on
+        broadcast(base, admin, "second-websocket")
+        event = await frame_skipping_pings(ws)
+        assert json.loads(event[2:])[1]["message"] == "second-websocket"
+        await ws.close()
