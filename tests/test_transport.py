@@ -137,7 +137,7 @@ async def asgi_request(app, method: str, query: str, body: bytes = b"") -> tuple
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-async def test_a_second_post_while_one_is_pending_closes_the_session():
+async def test_a_second_post_while_one_is_pending_closes_the_session(monkeypatch):
     """Daphne hands the app a POST once its body is complete, so a second POST of a session
     overlaps the first only while the first one's packets are being handled (a Socket.IO
     CONNECT waits for its authentication there). The project's transport on an engine.io
@@ -146,6 +146,13 @@ async def test_a_second_post_while_one_is_pending_closes_the_session():
 
     transport = sys.modules[SlimQueue.__module__]  # the project's transport module
     if engineio.async_socket.AsyncSocket.handle_post_request is not transport.handle_post_request:
+        # Patched for this test only: every attribute install() may set comes back after it.
+        for name in ("poll", "handle_post_request", "receive", "send", "handle_get_request"):
+            monkeypatch.setattr(engineio.async_socket.AsyncSocket, name,
+                                vars(engineio.async_socket.AsyncSocket)[name])
+        for name in ("_websocket", "send_nowait", "_long_poll", "_posting"):
+            monkeypatch.setattr(engineio.async_socket.AsyncSocket, name, None, raising=False)
+        monkeypatch.setattr(transport, "_installed", set())
         transport.install(lean=False)  # the rule is in the part installed whatever the sockets
     assert engineio.async_socket.AsyncSocket.handle_post_request is transport.handle_post_request
     # python-socketio runs engine.io message handlers inline (async_handlers=False), as here

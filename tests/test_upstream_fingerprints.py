@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import sys
 from pathlib import Path
@@ -135,9 +136,23 @@ FINGERPRINTS = [
 ]
 
 
+_pristine: dict[str, object] = {}
+
+
+def pristine(module: str):
+    """A fresh copy of an upstream module, as its file defines it: the imported module's
+    classes may carry this project's patches (a server started in-process installs them)."""
+    if module not in _pristine:
+        spec = importlib.util.find_spec(module)
+        copy = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(copy)
+        _pristine[module] = copy
+    return _pristine[module]
+
+
 def resolve(target: str):
     module, _, qualname = target.partition(":")
-    obj = importlib.import_module(module)
+    obj = pristine(module)
     for part in qualname.split("."):
         obj = vars(obj)[part]  # the class's own attribute, not an inherited one
     return obj
