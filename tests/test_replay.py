@@ -132,16 +132,34 @@ def fast_reminders(tmp_path_factory):
     stack.close()
 
 
+def slot_due_for_reminder(party: Party) -> dict:
+    """A free slot of martin's starting in 20-55 minutes (its 60-minute reminder is due now).
+
+    Within his weekly hours the scheduler has generated one already; outside them, publish it.
+    """
+    from datetime import datetime
+    from urllib.parse import urlencode
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    query = urlencode({"medecin": party.id("martin"), "disponible": "true",
+                       "date_from": (now + timedelta(minutes=20)).isoformat(),
+                       "date_to": (now + timedelta(minutes=55)).isoformat()})
+    status, page = party.api("martin", "GET", f"creneaux/?{query}")
+    assert status == 200, page
+    if page["results"]:
+        return page["results"][0]
+    debut = now + timedelta(minutes=50)
+    status, slot = party.api("martin", "POST", "creneaux/",
+                             {"debut": debut.isoformat(), "fin": (debut + timedelta(minutes=5)).isoformat()})
+    assert status == 201, slot
+    return slot
+
+
 async def test_scheduler_and_cron_racing_send_one_reminder(fast_reminders):
     """The in-server scheduler and three `manage.py send_reminders` at once: one reminder."""
     stack = fast_reminders
     party = Party(stack.url)
-    from datetime import datetime
-
-    debut = (datetime.now(UTC) + timedelta(minutes=50)).replace(microsecond=0)
-    status, slot = party.api("martin", "POST", "creneaux/",
-                             {"debut": debut.isoformat(), "fin": (debut + timedelta(minutes=15)).isoformat()})
-    assert status == 201, slot
+    slot = slot_due_for_reminder(party)
     (alice,) = await party.connect("alice")
     try:
         status, rdv = party.api("alice", "POST", "rendezvous/", {"creneau": slot["id"], "motif": "rappel"})
