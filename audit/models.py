@@ -26,6 +26,7 @@ class Action(models.TextChoices):
     MODIFICATION = "MODIFICATION", "Modification"
     CONFIRMATION = "CONFIRMATION", "Confirmation"
     ANNULATION = "ANNULATION", "Annulation"
+    DEPLACEMENT = "DEPLACEMENT", "Déplacement"
     SUPPRESSION = "SUPPRESSION", "Suppression"
     ENVOI = "ENVOI", "Envoi"
     ACCUSE_LECTURE = "ACCUSE_LECTURE", "Accusé de lecture"
@@ -35,6 +36,7 @@ class TypeObjet(models.TextChoices):
     RENDEZVOUS = "RENDEZVOUS", "Rendez-vous"
     MESSAGE = "MESSAGE", "Message"
     CONVERSATION = "CONVERSATION", "Conversation"
+    PATIENT = "PATIENT", "Dossier patient"
     # A notification-centre entry (or an event in the admin) carrying a booking or a message.
     NOTIFICATION = "NOTIFICATION", "Notification"
 
