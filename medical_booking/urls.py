@@ -8,7 +8,7 @@ from medical_booking import frontend
 from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
 from realtime.api import NotificationViewSet
-from rendezvous import api_agenda
+from rendezvous import api_agenda, api_cabinet
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
@@ -39,6 +39,7 @@ api = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="docs"),
     path("", include(api_agenda.urlpatterns)),  # a doctor's weekly hours and absences
+    path("", include(api_cabinet.urlpatterns)),  # patients, a practice's rules, visit reasons
     path("", include(router.urls)),
 ]
 
