@@ -25,7 +25,7 @@ from medical_booking.fields import BoundedDateTimeFilter, IdFilter
 from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
 from realtime.auth import SessionRefreshToken, end_session
 
-from . import patients, policies, regles, selectors, services
+from . import api_comptes, comptes, patients, policies, regles, selectors, services
 from .api_agenda import _erreur
 from .models import Cabinet, Creneau, Medecin, Motif, RendezVous, Role
 from .serializers import (
@@ -60,9 +60,21 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegisterThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
+    @extend_schema(request=RegisterSerializer, responses={
+        201: MeSerializer,
+        202: _erreur("compte_a_activer : l'adresse est celle d'une fiche créée par un cabinet ; un e-mail y est "
+                     "envoyé pour définir le mot de passe (personne n'est connecté)"),
+        400: _erreur("validation_error"), 409: _erreur("email_exists"), 429: _erreur("throttled")})
     def post(self, request):
-        user = services.register_patient(**valid(RegisterSerializer, request.data))
+        data = valid(RegisterSerializer, request.data)
+        # A record made on the phone is claimed through the e-mail, never by whoever signs up.
+        record = comptes.compte_a_reclamer(data["email"])
+        if record is not None:
+            comptes.envoyer_lien(record, api_comptes.base_url(request))
+            return Response({"code": "compte_a_activer",
+                             "message": "Un e-mail vous a été envoyé pour activer votre compte"},
+                            status=status.HTTP_202_ACCEPTED)
+        user = services.register_patient(**data)
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
