@@ -147,3 +147,9 @@ def test_bookings_list_filters_for_the_day_view(world):
     assert {r["patient"]["id"] for r in got} == {world.p1.pk}
     assert_error(client.get("/api/rendezvous/", {"date": "demain"}), 400)
     assert_error(client.get("/api/rendezvous/", {"cabinet": "x"}), 400)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31"])
+def test_extreme_days_in_the_date_filter_are_fine(world, value):
+    r = f.client_for(world.sa).get("/api/rendezvous/", {"date": value})
+    assert r.status_code == 200 and body(r)["results"] == []
