@@ -408,6 +408,11 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
 if "EMAIL_BACKEND" not in globals():  # the outbox (issue 13) may configure mail itself
     EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
     DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
+    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
