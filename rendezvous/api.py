@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -26,6 +26,7 @@ from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, Regi
 from realtime.auth import SessionRefreshToken, end_session
 
 from . import selectors, services
+from .api_agenda import ErreurSerializer
 from .models import Cabinet, Creneau, Medecin, RendezVous, Role
 from .serializers import (
     AnnulationSerializer,
@@ -33,6 +34,7 @@ from .serializers import (
     CreneauCreateSerializer,
     CreneauSerializer,
     CreneauSerieSerializer,
+    DeplacementSerializer,
     MedecinSerializer,
     MeSerializer,
     RegisterSerializer,
@@ -244,6 +246,37 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         rdv = services.confirm_rendezvous(acteur=request.user, rdv=self.get_object())
+        return Response(rendezvous_data(rdv))
+
+    @extend_schema(
+        request=DeplacementSerializer,
+        responses={
+            200: RendezVousSerializer,
+            400: OpenApiResponse(ErreurSerializer, description=(
+                "validation_error ; meme_creneau : déjà sur ce créneau ; creneau_autre_cabinet ; "
+                "medecin_different : un patient reste chez le même médecin")),
+            403: OpenApiResponse(ErreurSerializer, description=(
+                "delai_depasse : trop tard pour qu'un patient déplace (details.limite)")),
+            404: OpenApiResponse(ErreurSerializer, description="not_found : rendez-vous ou créneau inconnu"),
+            409: OpenApiResponse(ErreurSerializer, description=(
+                "creneau_indisponible (details.creneau, comme une réservation perdue) ; "
+                "rendezvous_annule ; creneau_passe ; preavis_insuffisant ; creneau_trop_court")),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move the booking onto another slot of its practice, atomically: 200 on the new
+        slot, or an error and nothing changed (the old slot is kept)."""
+        data = valid(DeplacementSerializer, request.data)
+        rdv = self.get_object()
+        creneau = get_object_or_404(
+            Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
+        )
+        try:
+            rdv = services.move_rendezvous(acteur=request.user, rdv=rdv, creneau=creneau)
+        except CreneauIndisponible as exc:
+            exc.details = {"creneau": CreneauSerializer(exc.creneau).data}
+            raise
         return Response(rendezvous_data(rdv))
 
     @extend_schema(request=AnnulationSerializer, responses=RendezVousSerializer)

@@ -29,7 +29,7 @@ from .models import (
     StatutRendezVous,
     User,
 )
-from .signals import creneau_conflict
+from .signals import creneau_conflict, rendezvous_moved
 
 MAX_CRENEAU_DUREE = timedelta(hours=12)
 
@@ -213,6 +213,89 @@ def cancel_rendezvous(*, acteur: User, rdv: RendezVous, motif: str = "") -> Rend
         rdv.save(update_fields=["statut", "annule_par", "annule_at", "motif_annulation", "updated_at"])
         _journal(acteur, journal.Action.ANNULATION, rdv)
         return rdv
+
+
+def move_rendezvous(*, acteur: User, rdv: RendezVous, creneau: Creneau) -> RendezVous:
+    """Move a booking onto another slot: one UPDATE of its slot, never cancel + rebook.
+
+    The booking holds its old slot until the transaction commits, so nobody can take it
+    and leave the patient with nothing; the partial unique index decides against a racing
+    booking or move (the loser gets the booking's 409 and ``creneau:conflict``). The status
+    is kept: a confirmed booking stays confirmed.
+    """
+    if not policies.can_see_rendezvous(acteur, rdv):
+        raise PermissionRefusee("Vous ne pouvez pas déplacer ce rendez-vous")
+    # As in book_creneau: a ``reserve`` read before this call is stale from here on.
+    vars(creneau).pop("reserve", None)
+    try:
+        with transaction.atomic():
+            rdv = _lock(rdv)
+            ancien = rdv.creneau
+            _check_move(acteur, rdv, ancien, creneau)
+            if not _hold_creneau(creneau):
+                raise _Retire
+            creneau.reserve = True
+            rdv.creneau = creneau
+            rdv.ancien_creneau = ancien
+            rdv.deplace_at = timezone.now()
+            rdv.save(update_fields=["creneau", "ancien_creneau", "deplace_at", "updated_at"])
+            _journal(acteur, journal.Action.DEPLACEMENT, rdv)
+            rendezvous_moved.send(sender=RendezVous, rdv=rdv, ancien=ancien)
+            return rdv
+    except (IntegrityError, _Retire):  # taken (``reserve`` stays True) or withdrawn
+        _conflict(creneau, acteur)
+    except OperationalError as exc:
+        # Two moves swapping slots wait for each other in the unique index: PostgreSQL
+        # aborts one as a deadlock victim, which lost the race for its target.
+        cause = exc.__cause__
+        if (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) != DEADLOCK_DETECTED:
+            raise
+        vars(creneau).pop("reserve", None)  # the other move may have failed too: ask
+        _conflict(creneau, acteur)
+
+
+class _Retire(Exception):
+    """The target slot was withdrawn: leave the transaction, then report the conflict."""
+
+
+def _check_move(acteur: User, rdv: RendezVous, ancien: Creneau, creneau: Creneau) -> None:
+    """What a move requires besides a free slot, checked on the locked booking."""
+    if rdv.statut == StatutRendezVous.ANNULE:
+        raise Conflit("Ce rendez-vous est annulé", code="rendezvous_annule")
+    if creneau.pk == ancien.pk:
+        raise DomainError("Le rendez-vous est déjà sur ce créneau", code="meme_creneau")
+    if creneau.medecin.cabinet_id != ancien.medecin.cabinet_id:
+        raise DomainError("Ce créneau appartient à un autre cabinet", code="creneau_autre_cabinet")
+    patient = acteur.role == Role.PATIENT
+    if patient and creneau.medecin_id != ancien.medecin_id:
+        raise DomainError("Un rendez-vous se déplace chez le même médecin", code="medecin_different")
+    now = timezone.now()
+    if ancien.debut <= now:
+        raise Conflit("Ce rendez-vous est déjà passé", code="creneau_passe")
+    if creneau.debut <= now:
+        raise Conflit("Ce créneau est déjà passé", code="creneau_passe")
+    motif = rdv.motif_consultation
+    if motif is not None and creneau.fin - creneau.debut < timedelta(minutes=motif.duree_minutes):
+        raise Conflit(
+            f"Ce créneau est trop court pour ce motif ({motif.duree_minutes} min)",
+            code="creneau_trop_court", details={"duree_minutes": motif.duree_minutes},
+        )
+
+
+def _hold_creneau(creneau: Creneau) -> bool:
+    """Share-lock the slot row until commit; False if it is withdrawn.
+
+    A withdrawal locks the row FOR UPDATE, so it waits for this transaction (then sees its
+    booking and refuses), or this waits for it (then sees the slot inactive). Bookings
+    and moves of one slot share the lock and still race on the unique index. SQLite runs
+    one write transaction at a time: a plain read is enough there.
+    """
+    connection = transaction.get_connection()
+    suffix = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT actif FROM {Creneau._meta.db_table} WHERE id = %s{suffix}", [creneau.pk])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _journal(acteur: User, action: str, rdv: RendezVous) -> None:
