@@ -206,6 +206,7 @@ def cancel_rendezvous(*, acteur: User, rdv: RendezVous, motif: str = "") -> Rend
         rdv = _lock(rdv)
         if rdv.statut == StatutRendezVous.ANNULE:
             raise Conflit("Ce rendez-vous est déjà annulé", code="rendezvous_annule")
+        check_delai(acteur, rdv, "annuler")
         rdv.statut = StatutRendezVous.ANNULE
         rdv.annule_par = acteur
         rdv.annule_at = timezone.now()
@@ -274,11 +275,45 @@ def _check_move(acteur: User, rdv: RendezVous, ancien: Creneau, creneau: Creneau
         raise Conflit("Ce rendez-vous est déjà passé", code="creneau_passe")
     if creneau.debut <= now:
         raise Conflit("Ce créneau est déjà passé", code="creneau_passe")
+    check_delai(acteur, rdv, "déplacer")
+    if patient:
+        _check_preavis_deplacement(creneau)
     motif = rdv.motif_consultation
-    if motif is not None and creneau.fin - creneau.debut < timedelta(minutes=motif.duree_minutes):
+    duree = creneau.fin - creneau.debut
+    if motif is not None and duree < timedelta(minutes=motif.duree_minutes):
         raise Conflit(
             f"Ce créneau est trop court pour ce motif ({motif.duree_minutes} min)",
-            code="creneau_trop_court", details={"duree_minutes": motif.duree_minutes},
+            code="creneau_trop_court",
+            details={"duree_minutes": motif.duree_minutes, "creneau_minutes": int(duree.total_seconds() // 60)},
+        )
+
+
+def check_delai(acteur: User, rdv: RendezVous, verbe: str) -> None:
+    """A patient cancels or moves online no later than ``delai_annulation_heures`` before
+    the booking's current start (0: until it starts); the practice's staff always can —
+    the patient who is too late calls them."""
+    if acteur.role != Role.PATIENT:
+        return
+    cabinet = rdv.creneau.medecin.cabinet
+    limite = rdv.creneau.debut - timedelta(hours=cabinet.delai_annulation_heures)
+    if timezone.now() > limite:
+        local = timezone.localtime(limite, cabinet.tzinfo)
+        raise PermissionRefusee(
+            f"Trop tard pour {verbe} ce rendez-vous en ligne (possible jusqu'au "
+            f"{local:%d/%m/%Y} à {local:%H:%M}) : appelez le cabinet",
+            code="delai_depasse", details={"limite": local.isoformat()},
+        )
+
+
+def _check_preavis_deplacement(creneau: Creneau) -> None:
+    """A patient moving online is bound by the minimum notice on the target slot, as a
+    booking is (same code and message as the booking-side check)."""
+    minutes = creneau.medecin.cabinet.preavis_minimum_minutes
+    if minutes and creneau.debut < timezone.now() + timedelta(minutes=minutes):
+        raise Conflit(
+            f"Ce créneau ne se réserve plus en ligne : réservez au moins {minutes} min à l'avance "
+            "ou appelez le cabinet",
+            code="preavis_insuffisant", details={"preavis_minimum_minutes": minutes},
         )
 
 

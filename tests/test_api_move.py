@@ -185,7 +185,7 @@ def test_a_slot_too_short_for_the_visit_reason_is_refused_even_for_staff(world):
     RendezVous.objects.filter(pk=world.rdv1.pk).update(motif_consultation=motif)
     with unchanged():
         data = assert_error(move(f.client_for(world.admin1), world.rdv1, world.slot2), 409, "creneau_trop_court")
-    assert data["details"] == {"duree_minutes": 45}
+    assert data["details"] == {"duree_minutes": 45, "creneau_minutes": 30}
     longer = f.creneau(world.med1, f.future(80), minutes=45)
     assert move(f.client_for(world.admin1), world.rdv1, longer).status_code == 200
 
@@ -229,3 +229,73 @@ def test_the_move_is_in_the_openapi_schema_with_its_errors(world):
     operation = json.loads(schema.content)["paths"]["/api/rendezvous/{id}/move/"]["post"]
     assert {"200", "400", "403", "404", "409"} <= set(operation["responses"])
     assert "meme_creneau" in operation["responses"]["400"]["description"]
+
+
+# --- the practice's deadline (delai_annulation_heures) and notice (preavis) -------------------
+
+
+def regles(cab, **values):
+    for name, value in values.items():
+        setattr(cab, name, value)
+    cab.save(update_fields=list(values))
+
+
+def cancel(client, rdv):
+    return client.post(f"/api/rendezvous/{rdv.pk}/cancel/", {}, format="json")
+
+
+def test_patient_too_late_to_cancel_or_move_gets_403_with_the_limit(world):
+    regles(world.cab1, delai_annulation_heures=72)  # rdv1 is 48 h ahead
+    limite = (world.slot1.debut - timedelta(hours=72)).astimezone(world.cab1.tzinfo).isoformat()
+    client = f.client_for(world.p1)
+    with unchanged():
+        data = assert_error(cancel(client, world.rdv1), 403, "delai_depasse")
+        assert data["details"] == {"limite": limite}
+        assert "appelez le cabinet" in data["message"]
+        data = assert_error(move(client, world.rdv1, world.slot2), 403, "delai_depasse")
+        assert data["details"] == {"limite": limite}
+
+
+@pytest.mark.parametrize("name", ["med1", "admin1", "sa"])
+def test_staff_are_not_bound_by_the_deadline(world, name):
+    regles(world.cab1, delai_annulation_heures=72)
+    client = f.client_for(who(world, name))
+    assert move(client, world.rdv1, world.slot2).status_code == 200
+    assert cancel(client, world.rdv1).status_code == 200
+    assert RendezVous.objects.get(pk=world.rdv1.pk).statut == StatutRendezVous.ANNULE
+
+
+def test_patient_within_the_deadline_may_cancel_and_move(world):
+    regles(world.cab1, delai_annulation_heures=47)  # the limit is an hour ahead
+    client = f.client_for(world.p1)
+    assert move(client, world.rdv1, world.slot2).status_code == 200  # judged on the current slot (48 h)
+    assert cancel(client, world.rdv1).status_code == 200  # slot2 is 49 h ahead: 2 h to spare
+
+
+def test_the_deadline_is_judged_on_the_current_slot_not_the_target(world):
+    regles(world.cab1, delai_annulation_heures=24)
+    soon = f.creneau(world.med1, f.future(10))
+    client = f.client_for(world.p1)
+    assert move(client, world.rdv1, soon).status_code == 200  # from 48 h ahead: allowed
+    with unchanged():  # now 10 h ahead: too late to move again or cancel
+        assert_error(move(client, world.rdv1, world.slot2), 403, "delai_depasse")
+        assert_error(cancel(client, world.rdv1), 403, "delai_depasse")
+
+
+def test_without_a_deadline_a_patient_cancels_until_the_start_not_after(world):
+    slot = f.creneau(world.med1, f.future(90))
+    rdv = f.rendezvous(world.p1, slot)
+    Creneau.objects.filter(pk=slot.pk).update(debut=timezone.now() - timedelta(minutes=5),
+                                              fin=timezone.now() + timedelta(minutes=25))
+    with unchanged():
+        assert_error(cancel(f.client_for(world.p1), rdv), 403, "delai_depasse")
+    assert cancel(f.client_for(world.p1), world.rdv1).status_code == 200
+
+
+def test_patient_moving_is_bound_by_the_notice_on_the_target_staff_are_not(world):
+    regles(world.cab1, preavis_minimum_minutes=120)
+    soon = f.creneau(world.med1, f.future(1))
+    with unchanged():
+        data = assert_error(move(f.client_for(world.p1), world.rdv1, soon), 409, "preavis_insuffisant")
+    assert data["details"] == {"preavis_minimum_minutes": 120}
+    assert move(f.client_for(world.admin1), world.rdv1, soon).status_code == 200
