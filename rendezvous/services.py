@@ -340,8 +340,11 @@ def _journal(acteur: User, action: str, rdv: RendezVous) -> None:
 
 
 def _lock(rdv: RendezVous) -> RendezVous:
-    return (
-        RendezVous.objects.select_for_update(of=("self",))
-        .select_related("creneau__medecin__cabinet", "patient")
-        .get(pk=rdv.pk)
-    )
+    """The booking, locked until commit, as it is once the lock is ours.
+
+    Lock first, then read with the joins: a locking query that joins the slot would,
+    after waiting for a concurrent move, re-check the moved row against the slot it had
+    joined before the wait and find nothing (PostgreSQL re-evaluates only the locked row).
+    """
+    RendezVous.objects.select_for_update().filter(pk=rdv.pk).values_list("pk", flat=True).get()
+    return RendezVous.objects.select_related("creneau__medecin__cabinet", "patient").get(pk=rdv.pk)
