@@ -170,6 +170,7 @@ def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezV
     creneau.reserve = True
     try:
         with transaction.atomic():
+            _hold_creneau(creneau)  # a concurrent withdrawal waits, or is seen
             rdv = RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
             _journal(patient, journal.Action.CREATION, rdv)
             return rdv
@@ -233,8 +234,7 @@ def move_rendezvous(*, acteur: User, rdv: RendezVous, creneau: Creneau) -> Rende
             rdv = _lock(rdv)
             ancien = rdv.creneau
             _check_move(acteur, rdv, ancien, creneau)
-            if not _hold_creneau(creneau):
-                raise _Retire
+            _hold_creneau(creneau)
             creneau.reserve = True
             rdv.creneau = creneau
             rdv.ancien_creneau = ancien
@@ -243,7 +243,7 @@ def move_rendezvous(*, acteur: User, rdv: RendezVous, creneau: Creneau) -> Rende
             _journal(acteur, journal.Action.DEPLACEMENT, rdv)
             rendezvous_moved.send(sender=RendezVous, rdv=rdv, ancien=ancien)
             return rdv
-    except (IntegrityError, _Retire):  # taken (``reserve`` stays True) or withdrawn
+    except IntegrityError:  # taken (``reserve`` stays True) or withdrawn (CreneauRetire)
         _conflict(creneau, acteur)
     except OperationalError as exc:
         # Two moves swapping slots wait for each other in the unique index: PostgreSQL
@@ -253,10 +253,6 @@ def move_rendezvous(*, acteur: User, rdv: RendezVous, creneau: Creneau) -> Rende
             raise
         vars(creneau).pop("reserve", None)  # the other move may have failed too: ask
         _conflict(creneau, acteur)
-
-
-class _Retire(Exception):
-    """The target slot was withdrawn: leave the transaction, then report the conflict."""
 
 
 def _check_move(acteur: User, rdv: RendezVous, ancien: Creneau, creneau: Creneau) -> None:
@@ -317,20 +313,33 @@ def _check_preavis_deplacement(creneau: Creneau) -> None:
         )
 
 
-def _hold_creneau(creneau: Creneau) -> bool:
-    """Share-lock the slot row until commit; False if it is withdrawn.
+class CreneauRetire(IntegrityError):
+    """The slot was withdrawn before this transaction could hold it: refused like a slot
+    taken (an ``IntegrityError``, so a booking's handler of a lost race reports it)."""
 
-    A withdrawal locks the row FOR UPDATE, so it waits for this transaction (then sees its
-    booking and refuses), or this waits for it (then sees the slot inactive). Bookings
-    and moves of one slot share the lock and still race on the unique index. SQLite runs
-    one write transaction at a time: a plain read is enough there.
+
+def _hold_creneau(creneau: Creneau) -> None:
+    """Share-lock the slot row until commit, or raise ``CreneauRetire`` if it is withdrawn.
+
+    A withdrawal (``withdraw_creneau``, an absence, an hours change) locks the row FOR
+    UPDATE and then looks for bookings: it waits for this transaction (then sees its
+    booking and leaves the slot), or this waits for it (then sees the slot inactive).
+    Without it, the booking's only lock on the slot was its foreign-key check, which
+    Django defers to COMMIT on PostgreSQL: a withdrawal that saw no booking yet went
+    through, and the booking either went through too (an active booking on a withdrawn
+    slot) or the two deadlocked (the slot against the event-order lock). Taking the slot
+    first keeps one lock order everywhere: the slot, then the event log. Bookings and
+    moves of one slot share the lock and still race on the unique index. SQLite runs one
+    write transaction at a time: a plain read in it is enough.
     """
     connection = transaction.get_connection()
     suffix = " FOR SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT actif FROM {Creneau._meta.db_table} WHERE id = %s{suffix}", [creneau.pk])
         row = cursor.fetchone()
-    return bool(row and row[0])
+    if not (row and row[0]):
+        creneau.actif = False  # the 409 and creneau:conflict show it withdrawn
+        raise CreneauRetire("creneau_retire")
 
 
 def _journal(acteur: User, action: str, rdv: RendezVous) -> None:

@@ -161,3 +161,122 @@ def test_over_rest_a_move_and_bookings_one_wins_the_rest_409(requires_postgres, 
     assert RendezVous.objects.filter(creneau=target).count() == 1
     if statuses[0] == 409:
         assert snapshot(rdv) == before
+
+
+# --- a withdrawal racing a booking or a move of the same slot -----------------------------
+
+
+def _hold_then(first, second):
+    """Run ``first`` in a transaction kept open until ``second`` (another thread) has had a
+    second to run into its locks; returns (first's outcome, second's, whether second waited)."""
+    import threading
+
+    from django.db import transaction
+
+    done, release = threading.Event(), threading.Event()
+    out: dict = {}
+
+    def one():
+        try:
+            with transaction.atomic():
+                out["first"] = ("ok", first())
+                done.set()
+                release.wait(30)
+        except Exception as exc:  # asserted by the caller
+            out["first"] = ("error", exc)
+            done.set()
+        finally:
+            connection.close()
+
+    def two():
+        try:
+            out["second"] = ("ok", second())
+        except Exception as exc:  # asserted by the caller
+            out["second"] = ("error", exc)
+        finally:
+            connection.close()
+
+    t1 = threading.Thread(target=one)
+    t1.start()
+    assert done.wait(30)
+    t2 = threading.Thread(target=two)
+    t2.start()
+    t2.join(1.0)
+    waited = t2.is_alive()
+    release.set()
+    t1.join(30)
+    t2.join(30)
+    return out["first"], out["second"], waited
+
+
+def no_active_booking_on_a_withdrawn_slot() -> None:
+    assert not RendezVous.objects.filter(creneau__actif=False, statut__in=["EN_ATTENTE", "CONFIRME"]).exists()
+
+
+def test_a_booking_waiting_for_a_withdrawal_is_refused(requires_postgres, transactional_db):
+    """The defect: the booking's insert waited for the withdrawal's commit, then went
+    through — an active booking on a withdrawn slot."""
+    med = f.medecin()
+    slot = f.creneau(med, f.future(24))
+    patient = f.patient()
+    stale = fresh(Creneau, slot)  # read while the slot was still offered
+    first, second, waited = _hold_then(
+        lambda: services.withdraw_creneau(acteur=User.objects.get(pk=med.pk), creneau=fresh(Creneau, slot)),
+        lambda: services.book_creneau(patient=User.objects.get(pk=patient.pk), creneau=stale),
+    )
+    assert first[0] == "ok" and waited, (first, second)
+    assert second[0] == "error" and isinstance(second[1], CreneauIndisponible), second
+    assert not RendezVous.objects.filter(creneau=slot).exists()
+    assert Creneau.objects.get(pk=slot.pk).actif is False
+    no_active_booking_on_a_withdrawn_slot()
+
+
+def test_a_withdrawal_waiting_for_a_booking_is_refused(requires_postgres, transactional_db):
+    med = f.medecin()
+    slot = f.creneau(med, f.future(24))
+    patient = f.patient()
+    first, second, waited = _hold_then(
+        lambda: services.book_creneau(patient=User.objects.get(pk=patient.pk), creneau=fresh(Creneau, slot)),
+        lambda: services.withdraw_creneau(acteur=User.objects.get(pk=med.pk), creneau=fresh(Creneau, slot)),
+    )
+    assert first[0] == "ok" and waited, (first, second)
+    assert second[0] == "error" and isinstance(second[1], Conflit) and second[1].code == "creneau_reserve", second
+    assert Creneau.objects.get(pk=slot.pk).actif is True
+    assert RendezVous.objects.filter(creneau=slot).count() == 1
+
+
+def test_a_move_waiting_for_a_withdrawal_of_its_target_is_refused(requires_postgres, transactional_db):
+    med = f.medecin()
+    old, target = f.creneau(med, f.future(24)), f.creneau(med, f.future(26))
+    rdv = services.book_creneau(patient=f.patient(), creneau=old)
+    before = snapshot(rdv)
+    first, second, waited = _hold_then(
+        lambda: services.withdraw_creneau(acteur=User.objects.get(pk=med.pk), creneau=fresh(Creneau, target)),
+        lambda: services.move_rendezvous(acteur=User.objects.get(pk=med.pk), rdv=fresh(RendezVous, rdv),
+                                         creneau=fresh(Creneau, target)),
+    )
+    assert first[0] == "ok" and waited, (first, second)
+    assert second[0] == "error" and isinstance(second[1], CreneauIndisponible), second
+    assert snapshot(rdv) == before
+    no_active_booking_on_a_withdrawn_slot()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_withdrawals_and_bookings_racing_never_leave_a_booking_on_a_withdrawn_slot(
+        requires_postgres, transactional_db, round_):
+    med = f.medecin()
+    slots = [f.creneau(med, f.future(24 + i)) for i in range(4)]
+    patients = [f.patient() for _ in slots]
+
+    def work(i):
+        slot = slots[i // 2]
+        if (i + round_) % 2:
+            return services.withdraw_creneau(acteur=User.objects.get(pk=med.pk), creneau=fresh(Creneau, slot))
+        return services.book_creneau(patient=User.objects.get(pk=patients[i // 2].pk), creneau=fresh(Creneau, slot))
+
+    results = run_concurrently(2 * len(slots), work)
+    assert all(kind == "ok" or isinstance(v, Conflit) for kind, v in results), results
+    no_active_booking_on_a_withdrawn_slot()
+    for slot in slots:  # each slot: withdrawn and free, or booked and still offered
+        slot = Creneau.objects.get(pk=slot.pk)
+        assert slot.actif == RendezVous.objects.filter(creneau=slot).exists()
