@@ -19,11 +19,12 @@ from django.utils import timezone
 from audit import journal
 from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
 
-from . import policies
+from . import policies, regles
 from .models import (
     ACTIVE_STATUTS,
     Creneau,
     Medecin,
+    Motif,
     RendezVous,
     Role,
     StatutRendezVous,
@@ -154,28 +155,54 @@ def withdraw_creneau(*, acteur: User, creneau: Creneau) -> Creneau:
         return creneau
 
 
-def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezVous:
-    """Book a slot; the database decides who wins a race (partial unique index)."""
+def book_creneau(
+    *, patient: User, creneau: Creneau, motif: str = "", motif_consultation: Motif | None = None,
+    acteur: User | None = None,
+) -> RendezVous:
+    """Book a slot; the database decides who wins a race (partial unique index).
+
+    ``acteur`` is who books: the patient online (the default), bound by the practice's
+    rules (``rendezvous.regles``); or the practice's staff for a patient (a phone call, the
+    desk), confirmed at once and bound only by the slot's length against the visit reason.
+    """
+    acteur = acteur or patient
+    par_le_cabinet = acteur.pk != patient.pk
     if patient.role != Role.PATIENT:
         raise PermissionRefusee("Seul un patient peut prendre rendez-vous", code="role_interdit")
+    if par_le_cabinet and not policies.can_book_for_patient(acteur, creneau.medecin):
+        raise PermissionRefusee("Vous ne prenez rendez-vous que dans votre cabinet")
     # A ``reserve`` annotation read before this call (selectors.creneaux) is stale from
     # here on: without it the serializers ask the database, and the booking's own payloads
     # (REST 201, rendezvous:created, creneau:unavailable, the 409) show the slot as taken.
     vars(creneau).pop("reserve", None)
     if not creneau.actif:
-        _conflict(creneau, patient)
+        _conflict(creneau, acteur)
     if creneau.debut <= timezone.now():
         raise DomainError("Ce créneau est déjà passé", code="creneau_passe")
+    regles.check_motif(creneau, motif_consultation, en_ligne=not par_le_cabinet)
+    if not par_le_cabinet:
+        regles.check_preavis(creneau)
+        regles.check_nouveaux_patients(patient, creneau.medecin, motif_consultation)
     # Taken from here on, whoever wins: the payloads serialise it as such without a query.
     creneau.reserve = True
     try:
         with transaction.atomic():
             _hold_creneau(creneau)  # a concurrent withdrawal waits, or is seen
-            rdv = RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
-            _journal(patient, journal.Action.CREATION, rdv)
+            if not par_le_cabinet:
+                regles.check_limite(patient, creneau.medecin.cabinet)
+            rdv = RendezVous.objects.create(
+                patient=patient, creneau=creneau, motif=motif, motif_consultation=motif_consultation,
+                pris_par=acteur,
+                statut=StatutRendezVous.CONFIRME if par_le_cabinet else StatutRendezVous.EN_ATTENTE,
+                confirme_at=timezone.now() if par_le_cabinet else None,
+            )
+            _journal(acteur, journal.Action.CREATION, rdv)
             return rdv
     except IntegrityError:
-        _conflict(creneau, patient)
+        _conflict(creneau, acteur)
+    except DomainError:
+        vars(creneau).pop("reserve", None)  # refused before the slot was taken
+        raise
 
 
 def _conflict(creneau: Creneau, patient: User) -> None:
@@ -273,7 +300,7 @@ def _check_move(acteur: User, rdv: RendezVous, ancien: Creneau, creneau: Creneau
         raise Conflit("Ce créneau est déjà passé", code="creneau_passe")
     check_delai(acteur, rdv, "déplacer")
     if patient:
-        _check_preavis_deplacement(creneau)
+        regles.check_preavis(creneau)  # the minimum notice on the target, as for a booking
     motif = rdv.motif_consultation
     duree = creneau.fin - creneau.debut
     if motif is not None and duree < timedelta(minutes=motif.duree_minutes):
@@ -291,25 +318,13 @@ def check_delai(acteur: User, rdv: RendezVous, verbe: str) -> None:
     if acteur.role != Role.PATIENT:
         return
     cabinet = rdv.creneau.medecin.cabinet
-    limite = rdv.creneau.debut - timedelta(hours=cabinet.delai_annulation_heures)
-    if timezone.now() > limite:
+    limite = regles.annulable_jusqu_a(rdv)  # what the booking's payload announces
+    if limite is not None and timezone.now() > limite:
         local = timezone.localtime(limite, cabinet.tzinfo)
         raise PermissionRefusee(
             f"Trop tard pour {verbe} ce rendez-vous en ligne (possible jusqu'au "
             f"{local:%d/%m/%Y} à {local:%H:%M}) : appelez le cabinet",
             code="delai_depasse", details={"limite": local.isoformat()},
-        )
-
-
-def _check_preavis_deplacement(creneau: Creneau) -> None:
-    """A patient moving online is bound by the minimum notice on the target slot, as a
-    booking is (same code and message as the booking-side check)."""
-    minutes = creneau.medecin.cabinet.preavis_minimum_minutes
-    if minutes and creneau.debut < timezone.now() + timedelta(minutes=minutes):
-        raise Conflit(
-            f"Ce créneau ne se réserve plus en ligne : réservez au moins {minutes} min à l'avance "
-            "ou appelez le cabinet",
-            code="preavis_insuffisant", details={"preavis_minimum_minutes": minutes},
         )
 
 

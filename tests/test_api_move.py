@@ -53,6 +53,7 @@ def test_patient_moves_own_booking_to_another_slot_of_the_same_doctor(world):
     assert data["id"] == world.rdv1.pk and data["creneau"]["id"] == world.slot2.pk
     assert data["creneau"]["disponible"] is False
     assert data["statut"] == "EN_ATTENTE" and data["motif"] == "Fièvre"
+    assert data["ancien_creneau"] == world.slot1.pk and data["deplace_at"] is not None
     # The same JSON as GET.
     assert body(f.client_for(world.p1).get(f"/api/rendezvous/{world.rdv1.pk}/")) == data
     rdv = RendezVous.objects.get(pk=world.rdv1.pk)
