@@ -41,6 +41,7 @@ def test_cabinets_list_and_detail(world):
     assert detail == {
         "id": world.cab1.pk, "nom": "Cabinet du Parc", "adresse": world.cab1.adresse, "ville": "Lyon",
         "code_postal": "", "telephone": "", "timezone": "Europe/Paris",
+        "regles": {"delai_annulation_heures": 0, "preavis_minimum_minutes": 0, "max_rdv_a_venir": None},
     }
 
 
