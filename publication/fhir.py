@@ -22,7 +22,6 @@ from __future__ import annotations
 import unicodedata
 import zoneinfo
 from datetime import datetime
-from urllib.parse import urlencode
 
 BOOKING_DEEP_LINK = "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-deep-link"
 BOOKING_PHONE = "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-phone"
@@ -137,28 +136,24 @@ def schedule(medecin) -> dict:
 
 class SlotShape:
     """What every slot of one doctor shares (reference, time zone, phone, link prefix),
-    computed once per doctor so a slot costs one small dict."""
+    computed once per doctor: a slot then costs two time conversions and a small dict."""
 
-    __slots__ = ("medecin_id", "reference", "tz", "phone", "front_url")
+    __slots__ = ("reference", "tz", "phone", "link")
 
     def __init__(self, medecin, *, front_url: str) -> None:
-        self.medecin_id = medecin.pk
         self.reference = {"reference": f"Schedule/{medecin.pk}"}
         self.tz = medecin.cabinet.tzinfo
         phone = medecin.cabinet.telephone.strip()
         self.phone = {"url": BOOKING_PHONE, "valueString": phone} if phone else None
-        self.front_url = front_url
-
-    def deep_link(self, creneau_id: int, start: str) -> str:
-        """The web front's booking page of the doctor at the slot's week (hash route
-        ``#/rdv?medecin=&date=``), with the slot's id; a client appends ``source`` and
-        ``booking-referral`` to the URL's query, before the fragment."""
-        query = urlencode({"medecin": self.medecin_id, "date": start[:10], "creneau": creneau_id})
-        return f"{self.front_url}/#/rdv?{query}"
+        # The web front's booking view of the doctor at the slot's week (hash route
+        # ``#/rdv?medecin=&date=``), with the slot's id. Ids and ISO dates need no
+        # escaping. A client appends ``source`` and ``booking-referral`` to the URL's
+        # query, before the fragment.
+        self.link = f"{front_url}/#/rdv?medecin={medecin.pk}&date="
 
     def slot(self, creneau_id: int, debut: datetime, fin: datetime) -> dict:
-        start = instant(debut, self.tz)
-        extension = [{"url": BOOKING_DEEP_LINK, "valueUrl": self.deep_link(creneau_id, start)}]
+        start = debut.astimezone(self.tz).isoformat(timespec="seconds")
+        extension = [{"url": BOOKING_DEEP_LINK, "valueUrl": f"{self.link}{start[:10]}&creneau={creneau_id}"}]
         if self.phone is not None:
             extension.append(self.phone)
         return {
@@ -167,6 +162,6 @@ class SlotShape:
             "schedule": self.reference,
             "status": "free",
             "start": start,
-            "end": instant(fin, self.tz),
+            "end": fin.astimezone(self.tz).isoformat(timespec="seconds"),
             "extension": extension,
         }

@@ -7,9 +7,10 @@ model instances: 10,000 slots are read in one go).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Exists, OuterRef, QuerySet
 
 from rendezvous.models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous
@@ -44,13 +45,29 @@ def free_slot_rows(now: datetime, medecins_by_id: dict[int, Medecin]) -> list[Sl
     pending or confirmed booking, starting after now plus the practice's minimum notice
     (``preavis_minimum_minutes``) and before the horizon; ordered by start."""
     booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    rows = (
+    queryset = (
         Creneau.objects.filter(actif=True, debut__gt=now, debut__lt=horizon(now), medecin__user__is_active=True)
         .filter(~Exists(booked))
         .order_by("debut", "id")
         .values_list("id", "debut", "fin", "medecin_id")
     )
+    # The ORM's SQL, read with the bare cursor: Django's per-value datetime converters
+    # cost more than the query itself on 10,000 rows. Stored times are UTC (USE_TZ):
+    # SQLite gives them naive, PostgreSQL aware; both end aware in UTC.
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     earliest = {
         pk: now + timedelta(minutes=m.cabinet.preavis_minimum_minutes) for pk, m in medecins_by_id.items()
     }
-    return [row for row in rows if row[3] in earliest and row[1] > earliest[row[3]]]
+    out = []
+    for pk, debut, fin, medecin_id in rows:
+        debut, fin = _utc(debut), _utc(fin)
+        if medecin_id in earliest and debut > earliest[medecin_id]:
+            out.append((pk, debut, fin, medecin_id))
+    return out
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
