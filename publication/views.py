@@ -211,6 +211,8 @@ def conditional(request: HttpRequest, etag: str, since: datetime, content_type: 
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
     response["Cache-Control"] = f"public, max-age={settings.FHIR_PUBLICATION_MAX_AGE}"
+    # Public data read without credentials: a portal's page on any origin may fetch it.
+    response["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -403,6 +403,15 @@ def test_anyone_may_read_and_credentials_are_not_consulted(agenda):
     assert get("/fhir/Slot.ndjson", HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 200
 
 
+def test_pages_of_any_origin_may_fetch_the_files(agenda):
+    for path in (MANIFEST, "/fhir/Slot.ndjson"):
+        response = get(path, HTTP_ORIGIN="https://portail.example.org")
+        assert response["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response
+        again = get(path, HTTP_ORIGIN="https://portail.example.org", HTTP_IF_NONE_MATCH=response["ETag"])
+        assert again.status_code == 304 and again["Access-Control-Allow-Origin"] == "*"
+
+
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
 def test_other_methods_are_a_json_405_and_change_nothing(agenda, method):
     with unchanged():
@@ -428,3 +437,42 @@ def test_reading_is_throttled_per_client_ip(agenda, settings):
     assert data["details"] == {"retry_after": int(refused["Retry-After"])}
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert get(MANIFEST, REMOTE_ADDR="203.0.113.8").status_code == 200  # another client
+
+
+# --- through a real daphne process ---------------------------------------------------------
+
+def test_a_real_server_streams_valid_files_and_answers_304(live):
+    """The demo data through daphne (the serving handler, the async stream, the cache)."""
+    import http.client
+
+    port = int(urlsplit(live.url).port)
+
+    def fetch(path: str, **headers) -> tuple[http.client.HTTPResponse, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            return response, response.read()
+        finally:
+            conn.close()
+
+    response, raw = fetch(MANIFEST)
+    assert response.status == 200 and response.getheader("Content-Type") == "application/json"
+    data = json.loads(raw)
+    assert data["request"] == f"{live.url}{MANIFEST}"
+    by_type = {item["type"]: item["url"] for item in data["output"]}
+    assert set(by_type) == set(MODELS)
+    for kind, url in by_type.items():
+        assert url.startswith(live.url)
+        response, raw = fetch(urlsplit(url).path)
+        assert response.status == 200 and response.getheader("Content-Type") == "application/fhir+ndjson"
+        resources = [json.loads(line) for line in raw.decode().splitlines()]
+        assert resources, kind  # the demo has a practice, doctors and generated free slots
+        for resource in resources:
+            MODELS[kind].parse_obj(resource)
+        if kind == "Slot":
+            assert response.getheader("Transfer-Encoding") == "chunked"  # streamed, no Content-Length
+            assert all(r["status"] == "free" for r in resources)
+            etag = response.getheader("ETag")
+            again, body = fetch("/fhir/Slot.ndjson", **{"If-None-Match": etag})
+            assert again.status == 304 and body == b"" and again.getheader("ETag") == etag
