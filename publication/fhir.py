@@ -151,8 +151,9 @@ class SlotShape:
         # query, before the fragment.
         self.link = f"{front_url}/#/rdv?medecin={medecin.pk}&date="
 
-    def slot(self, creneau_id: int, debut: datetime, fin: datetime) -> dict:
-        start = debut.astimezone(self.tz).isoformat(timespec="seconds")
+    def slot(self, creneau_id: int, debut: int, fin: int) -> dict:
+        """``debut``/``fin`` in seconds since 1970 (``selectors.free_slot_rows``)."""
+        start = datetime.fromtimestamp(debut, self.tz).isoformat(timespec="seconds")
         extension = [{"url": BOOKING_DEEP_LINK, "valueUrl": f"{self.link}{start[:10]}&creneau={creneau_id}"}]
         if self.phone is not None:
             extension.append(self.phone)
@@ -162,6 +163,6 @@ class SlotShape:
             "schedule": self.reference,
             "status": "free",
             "start": start,
-            "end": fin.astimezone(self.tz).isoformat(timespec="seconds"),
+            "end": datetime.fromtimestamp(fin, self.tz).isoformat(timespec="seconds"),
             "extension": extension,
         }

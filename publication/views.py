@@ -28,6 +28,7 @@ from array import array
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import chain
 
 import orjson
 from django.conf import settings
@@ -115,10 +116,7 @@ class Publication:
         digest.update(self.front_url.encode())
         for m in self.medecins:
             digest.update(f"\n{m.pk}\t{m.cabinet.timezone}\t{m.cabinet.telephone}".encode())
-        packed = array("q")
-        for creneau_id, debut, fin, medecin_id in self.slot_rows:
-            packed.extend((creneau_id, int(debut.timestamp()), int(fin.timestamp()), medecin_id))
-        digest.update(packed.tobytes())
+        digest.update(array("q", chain.from_iterable(self.slot_rows)).tobytes())
         return digest.hexdigest()
 
     def slot_chunks(self) -> Iterator[bytes]:

@@ -231,6 +231,15 @@ def test_slots_carry_the_required_fields_deep_link_and_phone(agenda):
     assert extension(martinique, BOOKING_PHONE)["valueString"] == "05 96 00 00 00"
 
 
+def test_times_with_seconds_and_fractions_are_published_to_the_second(agenda):
+    odd = f.creneau(agenda["martin"], f.future(70) + timedelta(seconds=59, microseconds=999_999), minutes=7)
+    slot = next(s for s in files()["Slot"] if s["id"] == str(odd.pk))
+    tz = agenda["lyon"].tzinfo
+    assert slot["start"] == odd.debut.astimezone(tz).isoformat(timespec="seconds")
+    assert slot["start"][17:19] == "59"  # truncated, as the instant format allows
+    assert slot["end"] == odd.fin.astimezone(tz).isoformat(timespec="seconds")
+
+
 def test_the_deep_link_opens_the_doctors_week_at_the_slots_local_date_in_the_front(agenda, settings):
     settings.FRONTEND_URL = "https://front.example.fr"
     # 23:30 UTC is the next day in Lyon (UTC+1 in winter, +2 in summer).
