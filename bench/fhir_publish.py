@@ -8,7 +8,8 @@ BENCH_REDIS, the production mode, so the cache behind Last-Modified is Redis), 5
 in 20 practices, ``--slots`` free slots within the 8-week horizon plus 10% more booked
 (which the file must leave out), ANALYZE, then one daphne process. Each run asks, over HTTP on
 loopback with Python's ``http.client``: GET /fhir/Slot.ndjson (200, the whole body
-read: wall time to the last byte, bytes, lines), the same with ``If-None-Match`` (304),
+read: wall time to the last byte, bytes, lines), the same gzipped (``Accept-Encoding:
+gzip``, bytes on the wire), with ``If-None-Match`` (304),
 with ``If-Modified-Since`` (304), and the manifest (200 then 304). The server's CPU per
 request is read from /proc. The first request after the start is reported apart
 (imports, first connection). ``--db postgres`` is skipped unless DATABASE_URL or
@@ -109,9 +110,10 @@ def bench_db(db: str, slots: int, runs: int) -> list[list]:
         first = measure(port, proc.pid, "/fhir/Slot.ndjson", None, 200)
         if first["lines"] != slots:
             raise RuntimeError(f"{first['lines']} slots published, {slots} expected")
-        full, by_etag, by_date, man, man304 = [], [], [], [], []
+        full, packed, by_etag, by_date, man, man304 = [], [], [], [], [], []
         for _ in range(runs):
             full.append(measure(port, proc.pid, "/fhir/Slot.ndjson", None, 200))
+            packed.append(measure(port, proc.pid, "/fhir/Slot.ndjson", {"Accept-Encoding": "gzip"}, 200))
             etag, last_modified = full[-1]["etag"], full[-1]["last_modified"]
             by_etag.append(measure(port, proc.pid, "/fhir/Slot.ndjson", {"If-None-Match": etag}, 304))
             by_date.append(measure(port, proc.pid, "/fhir/Slot.ndjson", {"If-Modified-Since": last_modified}, 304))
@@ -127,6 +129,7 @@ def bench_db(db: str, slots: int, runs: int) -> list[list]:
                 statistics.median(cpu), samples[0]["bytes"]]
 
     return [row("Slot.ndjson, first after start", [first]), row("Slot.ndjson 200", full),
+            row("Slot.ndjson 200, gzip", packed),
             row("Slot.ndjson 304 (If-None-Match)", by_etag), row("Slot.ndjson 304 (If-Modified-Since)", by_date),
             row("$bulk-publish 200", man), row("$bulk-publish 304", man304)]
 

@@ -10,6 +10,7 @@ free, bookable slots; no patient data anywhere; the validators (ETag, Last-Modif
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -354,6 +355,23 @@ def parse_http(value: str) -> datetime:
     return datetime.fromtimestamp(parse_http_date(value), UTC)
 
 
+@pytest.mark.parametrize("kind", ["Location", "Slot"])
+def test_files_are_gzipped_for_clients_that_accept_it(agenda, kind):
+    path = f"/fhir/{kind}.ndjson"
+    plain = get(path)
+    packed = get(path, HTTP_ACCEPT_ENCODING="deflate, gzip;q=1.0")
+    assert packed.status_code == 200 and packed["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in plain
+    assert "Accept-Encoding" in packed["Vary"] and "Accept-Encoding" in plain["Vary"]
+    assert gzip.decompress(content(packed)) == content(plain)
+    assert packed["ETag"] == f"W/{plain['ETag']}"
+    # Either form of the tag matches, whichever encoding is asked.
+    for tag in (plain["ETag"], packed["ETag"]):
+        assert get(path, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=tag).status_code == 304
+        assert get(path, HTTP_IF_NONE_MATCH=tag).status_code == 304
+    assert "Content-Encoding" not in get(MANIFEST, HTTP_ACCEPT_ENCODING="gzip")  # a few hundred bytes
+
+
 def test_head_answers_the_headers_only(agenda):
     response = Client().head("/fhir/Slot.ndjson")
     assert response.status_code == 200 and response.content == b""
@@ -481,6 +499,9 @@ def test_a_real_server_streams_valid_files_and_answers_304(live):
             MODELS[kind].parse_obj(resource)
         if kind == "Slot":
             assert response.getheader("Transfer-Encoding") == "chunked"  # streamed, no Content-Length
+            packed, compressed = fetch("/fhir/Slot.ndjson", **{"Accept-Encoding": "gzip"})
+            assert packed.getheader("Content-Encoding") == "gzip"
+            assert gzip.decompress(compressed) == raw and len(compressed) < len(raw) / 5
             assert all(r["status"] == "free" for r in resources)
             etag = response.getheader("ETag")
             again, body = fetch("/fhir/Slot.ndjson", **{"If-None-Match": etag})
