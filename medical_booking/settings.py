@@ -428,8 +428,7 @@ BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
 # Slots published to other systems (publication/, SMART Scheduling Links under /fhir/).
 # Absolute URLs of the manifest and files: FHIR_BASE_URL (e.g. https://rdv.example.fr),
 # else the request's scheme and host. Booking deep links go into the web front at
-# FRONTEND_URL, else the same origin. Cache-Control max-age (seconds) of those responses:
-# the polling interval suggested to the clients.
+# FRONTEND_URL (above), else the same origin. Cache-Control max-age (seconds) of those
+# responses: the polling interval suggested to the clients.
 FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "").rstrip("/")
-FRONTEND_URL = os.environ.get("FRONTEND_URL", "").rstrip("/")
 FHIR_PUBLICATION_MAX_AGE = env_int("FHIR_PUBLICATION_MAX_AGE", 300)

@@ -13,8 +13,8 @@ is what the specification asks for (smart-on-fhir/smart-scheduling-links,
 - ``Schedule`` (one per doctor): ``actor`` → the practice's ``Location`` and the
   ``Practitioner``; ``serviceType`` and ``specialty`` from the doctor's specialty.
 - ``Slot`` (a free slot): ``schedule``, ``status: free``, ``start``/``end`` as FHIR
-  instants with the practice's local offset, the ``booking-deep-link`` and
-  ``booking-phone`` extensions.
+  instants with the practice's local offset, the ``booking-deep-link`` extension (unless
+  the slot is too short for every visit reason open online) and ``booking-phone``.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class SlotShape:
     """What every slot of one doctor shares (reference, time zone, phone, link prefix),
     computed once per doctor: a slot then costs two time conversions and a small dict."""
 
-    __slots__ = ("reference", "tz", "phone", "link")
+    __slots__ = ("reference", "tz", "phone", "link", "online_seconds")
 
     def __init__(self, medecin, *, front_url: str) -> None:
         self.reference = {"reference": f"Schedule/{medecin.pk}"}
@@ -150,11 +150,17 @@ class SlotShape:
         # escaping. A client appends ``source`` and ``booking-referral`` to the URL's
         # query, before the fragment.
         self.link = f"{front_url}/#/rdv?medecin={medecin.pk}&date="
+        # A slot shorter than every visit reason open online cannot be booked online
+        # (``creneau_trop_court``): it keeps the phone, not the link.
+        minutes = getattr(medecin, "duree_min_en_ligne", None)
+        self.online_seconds = minutes * 60 if minutes else 0
 
     def slot(self, creneau_id: int, debut: int, fin: int) -> dict:
         """``debut``/``fin`` in seconds since 1970 (``selectors.free_slot_rows``)."""
         start = datetime.fromtimestamp(debut, self.tz).isoformat(timespec="seconds")
-        extension = [{"url": BOOKING_DEEP_LINK, "valueUrl": f"{self.link}{start[:10]}&creneau={creneau_id}"}]
+        extension = []
+        if fin - debut >= self.online_seconds:
+            extension.append({"url": BOOKING_DEEP_LINK, "valueUrl": f"{self.link}{start[:10]}&creneau={creneau_id}"})
         if self.phone is not None:
             extension.append(self.phone)
         return {
@@ -164,5 +170,5 @@ class SlotShape:
             "status": "free",
             "start": start,
             "end": datetime.fromtimestamp(fin, self.tz).isoformat(timespec="seconds"),
-            "extension": extension,
+            **({"extension": extension} if extension else {}),
         }

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, QuerySet
+from django.db.models import BigIntegerField, Exists, Func, OuterRef, QuerySet, Subquery
 
-from rendezvous.models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous
+from rendezvous.models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, Motif, RendezVous
 
 SlotRow = tuple[int, int, int, int]  # id, debut, fin (seconds since 1970), medecin_id
 
@@ -24,12 +24,19 @@ def cabinets() -> QuerySet[Cabinet]:
 
 
 def medecins() -> list[Medecin]:
-    """Active doctors, with what their Practitioner/Schedule and slots need (one query)."""
+    """Active doctors, with what their Practitioner/Schedule and slots need (one query).
+
+    ``duree_min_en_ligne``: the shortest of their active visit reasons open online, None
+    without any. A patient booking online must then pick one that fits the slot
+    (``rendezvous.regles.check_motif``): a shorter slot is booked by phone only.
+    """
+    en_ligne = Motif.objects.filter(medecin=OuterRef("pk"), actif=True, en_ligne=True).order_by("duree_minutes")
     return list(
         Medecin.objects.filter(user__is_active=True)
         .select_related("user", "cabinet")
         .only("pk", "specialite", "rpps", "cabinet_id", "user__first_name", "user__last_name",
               "cabinet__nom", "cabinet__telephone", "cabinet__timezone", "cabinet__preavis_minimum_minutes")
+        .annotate(duree_min_en_ligne=Subquery(en_ligne.values("duree_minutes")[:1]))
         .order_by("pk")
     )
 

@@ -9,7 +9,8 @@ Validators, so a client polling every few minutes costs little:
 
 - ``ETag``: for the small files and the manifest, a hash of the body; for the slots, a
   hash of exactly what the file is made of (each slot's id, start, end and doctor, and
-  each doctor's practice phone and time zone, and the URLs) read in the one slot query,
+  each doctor's practice phone and time zone and shortest visit reason open online, and
+  the URLs) read in the slot and doctor queries,
   so a 304 skips the rendering and the transfer of the file, never a change.
 - ``Last-Modified``: when this server first published the current content of a file
   (kept in the cache, shared by the processes on Redis); the manifest's
@@ -72,8 +73,8 @@ class Publication:
     def __init__(self, request: HttpRequest) -> None:
         self.now = timezone.now()
         origin = f"{request.scheme}://{request.get_host()}"
-        self.base_url = settings.FHIR_BASE_URL or origin
-        self.front_url = settings.FRONTEND_URL or origin
+        self.base_url = settings.FHIR_BASE_URL.rstrip("/") or origin
+        self.front_url = settings.FRONTEND_URL.rstrip("/") or origin
         self._bodies: dict[str, bytes] = {}
         self._etags: dict[str, str] = {}
         self._since: dict[str, datetime] = {}
@@ -121,7 +122,7 @@ class Publication:
         digest = hashlib.blake2b(digest_size=16)
         digest.update(self.front_url.encode())
         for m in self.medecins:
-            digest.update(f"\n{m.pk}\t{m.cabinet.timezone}\t{m.cabinet.telephone}".encode())
+            digest.update(f"\n{m.pk}\t{m.cabinet.timezone}\t{m.cabinet.telephone}\t{m.duree_min_en_ligne}".encode())
         digest.update(array("q", chain.from_iterable(self.slot_rows)).tobytes())
         return digest.hexdigest()
 

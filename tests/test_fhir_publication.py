@@ -27,7 +27,7 @@ from fhir.resources.practitioner import Practitioner
 from fhir.resources.schedule import Schedule
 from fhir.resources.slot import Slot
 
-from rendezvous.models import Cabinet, Creneau, Medecin, RendezVous, StatutRendezVous, User
+from rendezvous.models import Cabinet, Creneau, Medecin, Motif, RendezVous, StatutRendezVous, User
 
 from . import factories as f
 from .helpers import assert_error, fast_hashers, unchanged  # noqa: F401 (fixture)
@@ -254,6 +254,30 @@ def test_the_deep_link_opens_the_doctors_week_at_the_slots_local_date_in_the_fro
     params = parse_qs(query)
     assert params == {"medecin": [str(agenda["martin"].pk)], "date": [(day + timedelta(days=1)).date().isoformat()],
                       "creneau": [str(night.pk)]}
+
+
+def test_a_slot_too_short_for_every_online_visit_reason_keeps_the_phone_not_the_link(agenda):
+    martin = agenda["martin"]
+    short = f.creneau(martin, f.future(80), minutes=20)
+    long = f.creneau(martin, f.future(81), minutes=45)
+
+    def links() -> dict[int, bool]:
+        published = {int(s["id"]): s for s in files()["Slot"]}
+        for slot in (published[short.pk], published[long.pk]):
+            assert extension(slot, BOOKING_PHONE)["valueString"] == "04 78 00 00 00"
+        return {pk: any(e["url"] == DEEP_LINK for e in published[pk].get("extension", []))
+                for pk in (short.pk, long.pk)}
+
+    assert links() == {short.pk: True, long.pk: True}  # no visit reason: booked without one
+    etag = get("/fhir/Slot.ndjson")["ETag"]
+    Motif.objects.create(medecin=martin, libelle="Consultation", duree_minutes=30)
+    Motif.objects.create(medecin=martin, libelle="Bilan", duree_minutes=45)
+    assert links() == {short.pk: False, long.pk: True}
+    assert get("/fhir/Slot.ndjson", HTTP_IF_NONE_MATCH=etag).status_code == 200  # the content changed
+    Motif.objects.create(medecin=martin, libelle="Renouvellement", duree_minutes=15, en_ligne=False)
+    assert links() == {short.pk: False, long.pk: True}  # not open online: no help online
+    Motif.objects.create(medecin=martin, libelle="Certificat", duree_minutes=15)
+    assert links() == {short.pk: True, long.pk: True}
 
 
 def test_accept_headers_of_the_specification_get_the_same_payload(agenda):
