@@ -14,6 +14,7 @@ import gzip
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -278,6 +279,15 @@ def test_a_slot_too_short_for_every_online_visit_reason_keeps_the_phone_not_the_
     assert links() == {short.pk: False, long.pk: True}  # not open online: no help online
     Motif.objects.create(medecin=martin, libelle="Certificat", duree_minutes=15)
     assert links() == {short.pk: True, long.pk: True}
+
+
+def test_the_front_still_has_the_route_and_parameters_the_deep_link_uses():
+    """The link's contract with frontend/ (no browser here): the patient's ``rdv`` route
+    on the booking view, which reads ``medecin`` and ``date`` from the hash."""
+    front = Path(__file__).resolve().parent.parent / "frontend" / "js"
+    assert re.search(r"\[\s*'rdv'\s*,[^\]]*\bbooking\s*\]", (front / "app.js").read_text())
+    view = (front / "views" / "booking.js").read_text()
+    assert "params.medecin" in view and "params.date" in view
 
 
 def test_accept_headers_of_the_specification_get_the_same_payload(agenda):
