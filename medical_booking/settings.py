@@ -309,6 +309,8 @@ REST_FRAMEWORK = {
         "password_reset_ip": os.environ.get("THROTTLE_PASSWORD_RESET_IP", "20/hour"),
         "password_reset_email": os.environ.get("THROTTLE_PASSWORD_RESET_EMAIL", "5/hour"),
         "broadcast": os.environ.get("THROTTLE_BROADCAST", "10/min"),
+        # Anonymous reads of the published slots (publication/), per client IP.
+        "fhir_publication": os.environ.get("THROTTLE_FHIR_PUBLICATION", "120/min"),
     },
     # Proxies in front that append to X-Forwarded-For: the client is the address that many
     # hops from the end. 0: the header is ignored (anyone can write it), the peer is the client.
@@ -422,3 +424,11 @@ REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
 # and clock skew between servers. A gap over REPLAY_MAX_EVENTS makes clients reconnect
 # and replay instead.
 BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
+
+# Slots published to other systems (publication/, SMART Scheduling Links under /fhir/).
+# Absolute URLs of the manifest and files: FHIR_BASE_URL (e.g. https://rdv.example.fr),
+# else the request's scheme and host. Booking deep links go into the web front at
+# FRONTEND_URL (above), else the same origin. Cache-Control max-age (seconds) of those
+# responses: the polling interval suggested to the clients.
+FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "").rstrip("/")
+FHIR_PUBLICATION_MAX_AGE = env_int("FHIR_PUBLICATION_MAX_AGE", 300)

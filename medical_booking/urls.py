@@ -48,6 +48,7 @@ urlpatterns = [
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("fhir/", include("publication.urls")),  # SMART Scheduling Links (publication/)
     path("", frontend.index, name="frontend"),
     path("login", frontend.index, name="frontend-login"),
     path("reinitialiser", frontend.index, name="frontend-reinitialiser"),  # the reset e-mail's link
