@@ -29,8 +29,12 @@ def uid(rdv: RendezVous) -> str:
 
 
 def sequence(rdv: RendezVous) -> int:
-    """Grows with every saved change of the booking (confirmation, move, cancellation)."""
-    return max(0, int((rdv.updated_at - rdv.created_at).total_seconds()))
+    """Grows with every change of the booking: the whole seconds from its creation to its
+    last update, plus one per step it went through (confirmed, moved, cancelled), so
+    changes within one second still raise it."""
+    seconds = max(0, int((rdv.updated_at - rdv.created_at).total_seconds()))
+    steps = (rdv.confirme_at is not None) + (rdv.deplace_at is not None) + (rdv.statut == StatutRendezVous.ANNULE)
+    return seconds + steps
 
 
 def method_for(rdv: RendezVous) -> str:

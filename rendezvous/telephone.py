@@ -7,6 +7,8 @@ import unicodedata
 import phonenumbers
 from django.conf import settings
 
+from medical_booking.errors import DomainError
+
 # GSM 03.38: the basic set costs one septet, the extension table two (escape + char).
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -99,3 +101,14 @@ def mobile(numero: str) -> str | None:
     if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         return e164
     return None
+
+
+def telephone_saisi(numero: str) -> str:
+    """A number typed in a form or an API body: E.164, or a 400 ``telephone_invalide``."""
+    try:
+        return normaliser(numero)
+    except TelephoneInvalide as exc:
+        raise DomainError(
+            "Numéro de téléphone invalide : indiquez un numéro complet (ex. 06 12 34 56 78 ou +33 6 12 34 56 78)",
+            code="telephone_invalide", details={"telephone": [str(exc)]},
+        ) from exc
