@@ -162,9 +162,9 @@ class RendezVousIcsView(APIView):
         responses={(200, "text/calendar"): OpenApiTypes.BINARY, **AUTH_ERRORS,
                    404: _erreur("not_found : rendez-vous inconnu ou d'un autre patient / cabinet")},
     )
-    def get(self, request, rdv_id: int):
+    def get(self, request, id: int):  # noqa: A002  ({id} in the URL, like the router's routes)
         rdv = selectors.rendezvous_visibles(request.user).select_related("motif_consultation").filter(
-            pk=rdv_id).first()
+            pk=id).first()
         if rdv is None:
             raise Introuvable("Rendez-vous introuvable")
         journal.lecture_rendezvous(request.user, [rdv], detail=True)
@@ -229,5 +229,5 @@ urlpatterns = [
     path("me/preferences/", PreferencesView.as_view(), name="me-preferences"),
     path("me/calendrier/", CalendrierView.as_view(), name="me-calendrier"),
     path("preferences/desabonnement/", DesabonnementView.as_view(), name="desabonnement"),
-    path("rendezvous/<id:rdv_id>/ics/", RendezVousIcsView.as_view(), name="rendezvous-ics"),
+    path("rendezvous/<id:id>/ics/", RendezVousIcsView.as_view(), name="rendezvous-ics"),
 ]

@@ -167,19 +167,21 @@ def _email(envoi: Envoi) -> EmailMultiAlternatives:
     return message
 
 
-def _envoyer(envoi: Envoi) -> None:
+def envoyer(envoi: Envoi) -> None:
+    """Hand one claimed row to the mail server or the SMS backend (no database access:
+    the in-server worker runs this on a thread of its own); raises on failure."""
     if envoi.canal == Canal.EMAIL:
         _email(envoi).send(fail_silently=False)
     else:
         sms.get_backend().send(envoi.destinataire, envoi.texte)
 
 
-def _reussite(envoi: Envoi, now: datetime) -> None:
+def noter_reussite(envoi: Envoi, now: datetime) -> None:
     Envoi.objects.filter(pk=envoi.pk, statut=StatutEnvoi.A_ENVOYER).update(
         statut=StatutEnvoi.ENVOYE, envoye_at=now, tentatives=F("tentatives") + 1, derniere_erreur="")
 
 
-def _echec(envoi: Envoi, now: datetime, erreur: str) -> bool:
+def noter_echec(envoi: Envoi, now: datetime, erreur: str) -> bool:
     """Count a failed attempt; True when it was the last one (ECHEC)."""
     tentatives = envoi.tentatives + 1
     if tentatives >= settings.OUTBOX_MAX_TENTATIVES:
@@ -197,20 +199,32 @@ def envoyer_lot(now: datetime | None = None, limite: int | None = None) -> Passe
     now = now or timezone.now()
     passe = Passe()
     for envoi in reclamer(now, limite or settings.OUTBOX_BATCH):
-        try:
-            _envoyer(envoi)
-        except Exception as exc:  # any failure of the server or the backend: try again later
-            erreur = f"{type(exc).__name__}: {exc}"
-            logger.warning("outbox: envoi %s (%s) failed: %s", envoi.pk, envoi.cle, erreur)
-            passe.erreurs.append(erreur)
-            if _echec(envoi, now, erreur):
-                passe.echecs += 1
-            else:
-                passe.reessais += 1
-        else:
-            _reussite(envoi, now)
-            passe.envoyes += 1
+        noter(passe, envoi, now, essayer(envoi))
     return passe
+
+
+def essayer(envoi: Envoi) -> str | None:
+    """Send; the error as text, or None."""
+    try:
+        envoyer(envoi)
+    except Exception as exc:  # any failure of the server or the backend: try again later
+        erreur = f"{type(exc).__name__}: {exc}"
+        logger.warning("outbox: envoi %s (%s) failed: %s", envoi.pk, envoi.cle, erreur)
+        return erreur
+    return None
+
+
+def noter(passe: Passe, envoi: Envoi, now: datetime, erreur: str | None) -> None:
+    """Record the attempt's outcome on the row and in the pass's counts."""
+    if erreur is None:
+        noter_reussite(envoi, now)
+        passe.envoyes += 1
+        return
+    passe.erreurs.append(erreur)
+    if noter_echec(envoi, now, erreur):
+        passe.echecs += 1
+    else:
+        passe.reessais += 1
 
 
 def envoyer_dus(now: datetime | None = None, max_lots: int = 1000) -> Passe:

@@ -1,9 +1,11 @@
 """The in-server sender: every server process sends the outbox every
 ``OUTBOX_INTERVAL_SECONDS`` (0: never; cron runs ``manage.py send_outbox`` instead).
 
-It runs on a thread of its own, not on asgiref's shared sync thread: a slow or hanging
-mail server (up to ``EMAIL_TIMEOUT``) must not hold up socket authentication and room
-checks. That thread keeps one database connection: REQUEST_THREADS + 2 per process.
+The database work (claim, then mark each row) runs on asgiref's shared sync thread, like
+the reminder scheduler: no connection beyond the process's ``REQUEST_THREADS + 1``. The
+network work (SMTP, the SMS provider) runs on a thread of its own that never touches the
+database, so a slow or hanging mail server (up to ``EMAIL_TIMEOUT``) holds up neither
+socket authentication nor room checks.
 """
 
 from __future__ import annotations
@@ -12,31 +14,37 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.utils import timezone
 
-from .services import envoyer_dus
+from .services import Passe, essayer, noter, reclamer
 
 logger = logging.getLogger(__name__)
 _task: asyncio.Task | None = None
-_executor: ThreadPoolExecutor | None = None
+_network: ThreadPoolExecutor | None = None
 
 
-def _pass() -> None:
-    close_old_connections()  # a connection the database dropped since the last pass
-    try:
-        done = envoyer_dus()
-        if done.total:
-            logger.info("outbox: %d sent, %d to retry, %d failed", done.envoyes, done.reessais, done.echecs)
-    finally:
-        close_old_connections()
+async def envoyer_dus_async() -> Passe:
+    """Batches until none is due: claim (database thread), send (network thread), mark."""
+    loop = asyncio.get_running_loop()
+    total = Passe()
+    while True:
+        now = timezone.now()
+        envois = await sync_to_async(reclamer)(now, settings.OUTBOX_BATCH)
+        if not envois:
+            return total
+        for envoi in envois:
+            erreur = await loop.run_in_executor(_network, essayer, envoi)
+            await sync_to_async(noter)(total, envoi, timezone.now(), erreur)
 
 
 async def _loop(interval: float) -> None:
-    loop = asyncio.get_running_loop()
     while True:
         try:
-            await loop.run_in_executor(_executor, _pass)
+            done = await envoyer_dus_async()
+            if done.total:
+                logger.info("outbox: %d sent, %d to retry, %d failed", done.envoyes, done.reessais, done.echecs)
         except Exception:
             logger.exception("outbox pass failed")
         await asyncio.sleep(interval)
@@ -44,7 +52,7 @@ async def _loop(interval: float) -> None:
 
 def start_outbox() -> None:
     """Called once by the serving process at start (medical_booking/asgi.py)."""
-    global _task, _executor
+    global _task, _network
     if _task is None and settings.OUTBOX_INTERVAL_SECONDS > 0:
-        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        _network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-smtp")
         _task = asyncio.get_running_loop().create_task(_loop(settings.OUTBOX_INTERVAL_SECONDS))

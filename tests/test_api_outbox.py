@@ -241,7 +241,7 @@ def test_new_endpoints_are_in_the_schema(world):
         paths = yaml.safe_load(schema.content)["paths"]
     for path, methods in {"/api/me/preferences/": {"get", "patch"}, "/api/me/calendrier/": {"get", "post", "delete"},
                           "/api/preferences/desabonnement/": {"get"},
-                          "/api/rendezvous/{rdv_id}/ics/": {"get"}}.items():
+                          "/api/rendezvous/{id}/ics/": {"get"}}.items():
         assert methods <= set(paths[path]), (path, set(paths[path]))
-    assert "404" in paths["/api/rendezvous/{rdv_id}/ics/"]["get"]["responses"]
+    assert "404" in paths["/api/rendezvous/{id}/ics/"]["get"]["responses"]
     assert "400" in paths["/api/preferences/desabonnement/"]["get"]["responses"]

@@ -256,3 +256,37 @@ def test_send_outbox_command(booking, smtp, capsys):
     call_command("send_outbox")
     assert "1 sent, 0 to retry, 0 failed" in capsys.readouterr().out
     assert len(smtp.received) == 1
+
+
+# --- the admin ---------------------------------------------------------------------------------
+
+
+def test_admin_lists_envois_by_practice_and_renvoyer_requeues_failures(booking, client):
+    from audit.models import JournalAcces
+
+    med, pat, slot = booking
+    services.book_creneau(patient=pat, creneau=slot)
+    other_med = f.medecin()
+    services.book_creneau(patient=f.patient(email="ailleurs@test.fr"), creneau=f.creneau(other_med))
+    Envoi.objects.update(statut=StatutEnvoi.ECHEC, tentatives=5, derniere_erreur="SMTPDataError: 451")
+    url = "/admin/outbox/envoi/"
+
+    client.force_login(f.superadmin(is_staff=True, is_superuser=True))
+    page = client.get(url, {"statut": "ECHEC"}).content.decode()
+    assert "alice@test.fr" in page and "ailleurs@test.fr" in page
+
+    secretaire = f.admincabinet(slot.medecin.cabinet, is_staff=True)
+    client.force_login(secretaire)
+    page = client.get(url).content.decode()
+    assert "alice@test.fr" in page and "ailleurs@test.fr" not in page  # their practice only
+    assert JournalAcces.objects.filter(acteur=secretaire, patient_id=pat.pk).exists()  # access logged
+    mine, theirs = rows(destinataire="alice@test.fr")[0], rows(destinataire="ailleurs@test.fr")[0]
+    assert client.get(f"{url}{theirs.pk}/change/").status_code == 404
+    client.post(url, {"action": "renvoyer", "_selected_action": [mine.pk, theirs.pk]})
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.statut, mine.tentatives) == (StatutEnvoi.A_ENVOYER, 0)
+    assert theirs.statut == StatutEnvoi.ECHEC  # outside their practice: untouched
+
+    client.force_login(f.medecin(slot.medecin.cabinet, is_staff=True).user)
+    assert client.get(url).status_code == 403
