@@ -413,8 +413,9 @@ REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
 BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
 
 # --- Patients reached outside the app (outbox/, rendezvous/calendrier.py) -----------------
-# The address the links in e-mails and calendar subscription URLs start with.
-PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://localhost:3000").rstrip("/")
+# The address the links in e-mails and calendar subscription URLs start with. Unset: the
+# API answers with the address the request came to; e-mails use http://localhost:3000.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
 # E-mail: SMTP when EMAIL_HOST is set (production), else the console (``make run``: the
 # messages show in the server's output). EMAIL_BACKEND (a dotted path) wins over both.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

@@ -24,6 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -36,7 +37,7 @@ from rendezvous.api_agenda import ErreurSerializer
 from rendezvous.models import Role, User
 
 from . import services
-from .contenu import SALT_DESABONNEMENT
+from .contenu import SALT_DESABONNEMENT, base_url
 from .models import Genre, JetonCalendrier, Preferences
 
 
@@ -143,7 +144,7 @@ class DesabonnementView(APIView):
             raise DomainError("Lien de désabonnement invalide", code="jeton_invalide")
         services.desabonner(user, genre)
         html = render_to_string("outbox/desabonnement.html",
-                                {"genre": GENRE_LIBELLES[genre], "public_url": settings.PUBLIC_URL})
+                                {"genre": GENRE_LIBELLES[genre], "public_url": base_url(request)})
         return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
@@ -154,8 +155,27 @@ def _ics_response(body: bytes, filename: str) -> HttpResponse:
     return response
 
 
+class ICalendarRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: text/calendar`` (the view returns the bytes itself)."""
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
 class RendezVousIcsView(APIView):
     """One booking as an ``.ics`` file (METHOD:REQUEST, or CANCEL once cancelled)."""
+
+    renderer_classes = [JSONRenderer, ICalendarRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON whatever the client accepts (as everywhere in the API).
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         operation_id="rendezvous_ics",
@@ -176,8 +196,8 @@ class CalendrierSerializer(serializers.Serializer):
     url = serializers.URLField(allow_null=True, help_text="L'URL d'abonnement secrète (null : aucune)")
 
 
-def _url(jeton: JetonCalendrier | None) -> str | None:
-    return f"{settings.PUBLIC_URL}/calendrier/{jeton.jeton}.ics" if jeton else None
+def _url(request, jeton: JetonCalendrier | None) -> str | None:
+    return f"{base_url(request)}/calendrier/{jeton.jeton}.ics" if jeton else None
 
 
 def _peut_s_abonner(user: User) -> None:
@@ -192,7 +212,7 @@ class CalendrierView(APIView):
 
     @extend_schema(responses={200: CalendrierSerializer, **AUTH_ERRORS})
     def get(self, request):
-        return Response({"url": _url(JetonCalendrier.objects.filter(user=request.user).first())})
+        return Response({"url": _url(request, JetonCalendrier.objects.filter(user=request.user).first())})
 
     @extend_schema(request=None, responses={201: CalendrierSerializer, **AUTH_ERRORS,
                                             400: _erreur("role_interdit : ni patient ni médecin")})
@@ -201,7 +221,7 @@ class CalendrierView(APIView):
         with transaction.atomic():
             jeton, _ = JetonCalendrier.objects.update_or_create(
                 user=request.user, defaults={"jeton": secrets.token_urlsafe(32)})
-        return Response({"url": _url(jeton)}, status=status.HTTP_201_CREATED)
+        return Response({"url": _url(request, jeton)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None, **AUTH_ERRORS})
     def delete(self, request):

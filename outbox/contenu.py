@@ -80,8 +80,17 @@ def jeton_desabonnement(user: User, genre: str) -> str:
     return signing.dumps({"u": user.pk, "g": genre}, salt=SALT_DESABONNEMENT, compress=True)
 
 
+def base_url(request=None) -> str:
+    """``PUBLIC_URL``, else the address the request came to, else the development one."""
+    if settings.PUBLIC_URL:
+        return settings.PUBLIC_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return "http://localhost:3000"
+
+
 def lien_desabonnement(user: User, genre: str) -> str:
-    return f"{settings.PUBLIC_URL}{reverse('desabonnement')}?token={jeton_desabonnement(user, genre)}"
+    return f"{base_url()}{reverse('desabonnement')}?token={jeton_desabonnement(user, genre)}"
 
 
 @dataclass
@@ -104,7 +113,7 @@ def rediger(type: str, user: User, *, rendezvous: RendezVous | None = None, cren
         "sujet": contexte.pop("sujet", modele.sujet),
         "phrase": contexte.pop("phrase", modele.phrase),
         "lien": contexte.pop("lien", None),
-        "public_url": settings.PUBLIC_URL,
+        "public_url": base_url(),
         **contexte,
     }
     sms_parts = [modele.sms]

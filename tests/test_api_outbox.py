@@ -156,6 +156,10 @@ def test_a_booking_ics_for_whoever_may_see_it(world):
     staff = ics(f.client_for(world.med1.user).get(f"/api/rendezvous/{world.rdv1.pk}/ics/"))
     assert str(world.p1) in str(staff.walk("VEVENT")[0]["SUMMARY"])  # the doctor sees the patient
     assert ics(f.client_for(world.admin1).get(f"/api/rendezvous/{world.rdv1.pk}/ics/"))
+    # A client asking for text/calendar gets it; its errors are JSON all the same.
+    assert ics(f.client_for(world.p1).get(f"/api/rendezvous/{world.rdv1.pk}/ics/", HTTP_ACCEPT="text/calendar"))
+    assert_error(f.client_for(world.p2).get(f"/api/rendezvous/{world.rdv1.pk}/ics/", HTTP_ACCEPT="text/calendar"),
+                 404, "not_found")
 
 
 def test_a_foreign_or_unknown_booking_ics_is_a_404(world):
@@ -196,7 +200,7 @@ def test_a_patient_subscribes_rotates_and_revokes(world):
     r = client.post("/api/me/calendrier/")
     assert r.status_code == 201
     url = body(r)["url"]
-    assert url.startswith("http://localhost:3000/calendrier/") and url.endswith(".ics")
+    assert url.startswith("http://testserver/calendrier/") and url.endswith(".ics")
     assert body(client.get("/api/me/calendrier/")) == {"url": url}
     other = f.rendezvous(world.p1, world.slot4)
     cal = ics(f.client_for().get(feed_path(url)))  # no login
@@ -245,3 +249,13 @@ def test_new_endpoints_are_in_the_schema(world):
         assert methods <= set(paths[path]), (path, set(paths[path]))
     assert "404" in paths["/api/rendezvous/{id}/ics/"]["get"]["responses"]
     assert "400" in paths["/api/preferences/desabonnement/"]["get"]["responses"]
+
+
+def test_public_url_starts_links_and_feeds(world, settings):
+    settings.PUBLIC_URL = "https://rdv.example.fr"
+    url = body(f.client_for(world.p1).post("/api/me/calendrier/"))["url"]
+    assert url.startswith("https://rdv.example.fr/calendrier/")
+    services.confirm_rendezvous(acteur=world.med1.user, rdv=world.rdv1)
+    envoi = Envoi.objects.get(type="rendezvous:confirmed")
+    assert "https://rdv.example.fr/api/preferences/desabonnement/?token=" in envoi.texte
+    assert 'href="https://rdv.example.fr/api/preferences/desabonnement/?token=' in envoi.html
