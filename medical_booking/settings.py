@@ -402,6 +402,11 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # (0: not in the server; ``manage.py generer_creneaux`` from cron instead).
 CRENEAUX_HORIZON_SEMAINES = env_int("CRENEAUX_HORIZON_SEMAINES", 8)
 CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
+# Password reset / claim links (rendezvous/comptes.py) point to the web front:
+# FRONTEND_URL + /reinitialiser?uid=…&token=… (empty: the host the request came to).
+FRONTEND_URL = os.environ.get("FRONTEND_URL", "")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# E-mail settings: with the outbox's, at the end of this module.
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
@@ -413,9 +418,7 @@ REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
 BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
 
 # --- Patients reached outside the app (outbox/, rendezvous/calendrier.py) -----------------
-# The address the links in e-mails and calendar subscription URLs start with. Unset: the
-# API answers with the address the request came to; e-mails use http://localhost:3000.
-PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+# Links in e-mails and calendar subscription URLs start with FRONTEND_URL (above).
 # E-mail: SMTP when EMAIL_HOST is set (production), else the console (``make run``: the
 # messages show in the server's output). EMAIL_BACKEND (a dotted path) wins over both.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -430,7 +433,7 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 # A mail server that hangs must not hold a sender past its lease (OUTBOX_LEASE_SECONDS).
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rendez-vous médicaux <ne-pas-repondre@localhost>")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
 DEFAULT_FROM_EMAIL_ADDRESS = DEFAULT_FROM_EMAIL.rpartition("<")[2].rstrip(">").strip()
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # SMS: a dotted path to a ``outbox.sms.BaseSmsBackend`` (console, file, or a provider's).

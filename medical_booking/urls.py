@@ -9,7 +9,7 @@ from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
 from outbox import api as outbox_api
 from realtime.api import NotificationViewSet
-from rendezvous import api_agenda
+from rendezvous import api_agenda, api_cabinet, api_comptes
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
@@ -40,6 +40,8 @@ api = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="docs"),
     path("", include(api_agenda.urlpatterns)),  # a doctor's weekly hours and absences
+    path("", include(api_cabinet.urlpatterns)),  # patients, a practice's rules, visit reasons
+    path("", include(api_comptes.urlpatterns)),  # password reset (and claiming a phone-made record)
     path("", include(outbox_api.urlpatterns)),  # preferences, unsubscribe, calendars
     path("", include(router.urls)),
 ]
@@ -50,6 +52,7 @@ urlpatterns = [
     path("api/", include(api)),
     path("", frontend.index, name="frontend"),
     path("login", frontend.index, name="frontend-login"),
+    path("reinitialiser", frontend.index, name="frontend-reinitialiser"),  # the reset e-mail's link
     # A calendar subscription (no login: the secret token is the credential).
     re_path(r"^calendrier/(?P<jeton>[A-Za-z0-9_-]{20,64})\.ics$", outbox_api.calendrier_abonnement,
             name="calendrier-abonnement"),

@@ -81,9 +81,9 @@ def jeton_desabonnement(user: User, genre: str) -> str:
 
 
 def base_url(request=None) -> str:
-    """``PUBLIC_URL``, else the address the request came to, else the development one."""
-    if settings.PUBLIC_URL:
-        return settings.PUBLIC_URL
+    """``FRONTEND_URL``, else the address the request came to, else the development one."""
+    if settings.FRONTEND_URL:
+        return settings.FRONTEND_URL.rstrip("/")
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
     return "http://localhost:3000"

@@ -136,10 +136,12 @@ class Passe:
         return self.envoyes + self.reessais + self.echecs
 
 
-def reclamer(now: datetime, limite: int) -> list[Envoi]:
+def reclamer(now: datetime, limite: int, *, pk: int | None = None) -> list[Envoi]:
     """Lock and lease up to ``limite`` due rows (committed before anything is sent)."""
     with transaction.atomic():
         qs = Envoi.objects.filter(statut=StatutEnvoi.A_ENVOYER, prochain_essai__lte=now)
+        if pk is not None:
+            qs = qs.filter(pk=pk)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         rows = list(qs.order_by("prochain_essai", "id")[:limite])
@@ -176,9 +178,15 @@ def envoyer(envoi: Envoi) -> None:
         sms.get_backend().send(envoi.destinataire, envoi.texte)
 
 
+# Messages whose text is a secret (a password link): erased once sent.
+EFFACES_APRES_ENVOI = frozenset({"password_reset"})
+TEXTE_EFFACE = "(texte effacé après l'envoi : il contenait un lien personnel)"
+
+
 def noter_reussite(envoi: Envoi, now: datetime) -> None:
+    erase = {"texte": TEXTE_EFFACE, "html": ""} if envoi.type in EFFACES_APRES_ENVOI else {}
     Envoi.objects.filter(pk=envoi.pk, statut=StatutEnvoi.A_ENVOYER).update(
-        statut=StatutEnvoi.ENVOYE, envoye_at=now, tentatives=F("tentatives") + 1, derniere_erreur="")
+        statut=StatutEnvoi.ENVOYE, envoye_at=now, tentatives=F("tentatives") + 1, derniere_erreur="", **erase)
 
 
 def noter_echec(envoi: Envoi, now: datetime, erreur: str) -> bool:
@@ -227,6 +235,21 @@ def noter(passe: Passe, envoi: Envoi, now: datetime, erreur: str | None) -> None
         passe.reessais += 1
 
 
+def envoyer_maintenant(pk: int) -> bool:
+    """Try one row at once (after its transaction commits: a password link the user waits
+    for); not claimable or failed, it stays with the senders (retries, backoff). Never
+    raises: it runs in ``on_commit``, after the answer's transaction."""
+    try:
+        now = timezone.now()
+        passe = Passe()
+        for envoi in reclamer(now, 1, pk=pk):
+            noter(passe, envoi, now, essayer(envoi))
+        return passe.envoyes == 1
+    except Exception:  # a database outage now: the row is still due, a sender will take it
+        logger.exception("outbox: immediate send of envoi %s failed", pk)
+        return False
+
+
 def envoyer_dus(now: datetime | None = None, max_lots: int = 1000) -> Passe:
     """Send every due row, batch after batch, until none is left (or ``max_lots``)."""
     total = Passe()
@@ -244,5 +267,6 @@ def renvoyer(envois) -> int:
         statut=StatutEnvoi.A_ENVOYER, tentatives=0, prochain_essai=timezone.now())
 
 
-__all__ = ["Genre", "desabonner", "envoyer_dus", "envoyer_email", "envoyer_lot", "modifier_preferences",
+__all__ = ["Genre", "desabonner", "envoyer_dus", "envoyer_email", "envoyer_lot", "envoyer_maintenant",
+           "modifier_preferences",
            "notifier", "preferences_de", "reclamer", "renvoyer"]

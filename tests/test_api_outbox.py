@@ -251,8 +251,8 @@ def test_new_endpoints_are_in_the_schema(world):
     assert "400" in paths["/api/preferences/desabonnement/"]["get"]["responses"]
 
 
-def test_public_url_starts_links_and_feeds(world, settings):
-    settings.PUBLIC_URL = "https://rdv.example.fr"
+def test_frontend_url_starts_links_and_feeds(world, settings):
+    settings.FRONTEND_URL = "https://rdv.example.fr/"
     url = body(f.client_for(world.p1).post("/api/me/calendrier/"))["url"]
     assert url.startswith("https://rdv.example.fr/calendrier/")
     services.confirm_rendezvous(acteur=world.med1.user, rdv=world.rdv1)
