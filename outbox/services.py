@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -106,11 +106,23 @@ def envoyer_email(*, destinataire: str, sujet: str, texte: str, type: str, cle: 
 
 
 def _ecrire(rows: list[Envoi]) -> list[Envoi]:
+    """Insert the rows whose key is new; returns them, saved (ids set)."""
     with transaction.atomic(savepoint=False):
         existing = set(Envoi.objects.filter(cle__in=[r.cle for r in rows]).values_list("cle", flat=True))
         rows = [r for r in rows if r.cle not in existing]
-        # A concurrent writer of the same key: ON CONFLICT DO NOTHING (never an aborted transaction).
-        Envoi.objects.bulk_create(rows, ignore_conflicts=True)
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate key must not abort the caller
+                Envoi.objects.bulk_create(rows)
+        except IntegrityError:  # a concurrent writer of the same key: keep the others
+            written = []
+            for row in rows:
+                try:
+                    with transaction.atomic():
+                        row.save(force_insert=True)
+                    written.append(row)
+                except IntegrityError:
+                    row.pk = None
+            rows = written
     return rows
 
 
@@ -239,6 +251,8 @@ def envoyer_maintenant(pk: int) -> bool:
     """Try one row at once (after its transaction commits: a password link the user waits
     for); not claimable or failed, it stays with the senders (retries, backoff). Never
     raises: it runs in ``on_commit``, after the answer's transaction."""
+    if pk is None:
+        return False
     try:
         now = timezone.now()
         passe = Passe()

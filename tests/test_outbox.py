@@ -290,3 +290,42 @@ def test_admin_lists_envois_by_practice_and_renvoyer_requeues_failures(booking, 
 
     client.force_login(f.medecin(slot.medecin.cabinet, is_staff=True).user)
     assert client.get(url).status_code == 403
+
+
+def test_rows_come_back_saved_and_a_key_written_concurrently_is_skipped(booking):
+    med, pat, slot = booking
+    rdv = f.rendezvous(pat, slot)
+    [row] = outbox.notifier("rendezvous:confirmed", pat, rendezvous=rdv, cle="k:1")
+    assert row.pk is not None and Envoi.objects.get(pk=row.pk).cle == "k:1:EMAIL"
+    # Another transaction wrote "k:2:EMAIL" between this one's check and its insert.
+    original = Envoi.objects.filter
+
+    def filter_missing_k2(*args, **kwargs):
+        qs = original(*args, **kwargs)
+        return qs.exclude(cle="k:2:EMAIL") if "cle__in" in kwargs else qs
+
+    Envoi.objects.create(canal=Canal.EMAIL, destinataire="x@test.fr", texte="t", type="t", cle="k:2:EMAIL")
+    import unittest.mock
+
+    with transaction.atomic(), unittest.mock.patch.object(Envoi.objects, "filter", filter_missing_k2):
+        assert outbox.notifier("rendezvous:confirmed", pat, rendezvous=rdv, cle="k:2") == []
+        assert Envoi.objects.count() >= 2  # the caller's transaction is still usable
+    sent_now = outbox.envoyer_maintenant(None)
+    assert sent_now is False
+
+
+def test_a_password_reset_mail_is_retried_by_the_outbox_and_erased_once_sent(
+        booking, smtp, django_capture_on_commit_callbacks):
+    med, pat, slot = booking
+    smtp.refuse = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        r = f.client_for().post("/api/auth/password-reset/", {"email": pat.email}, format="json")
+    assert r.status_code == 202
+    [envoi] = rows(type="password_reset")
+    assert (envoi.statut, envoi.tentatives, smtp.refused) == (StatutEnvoi.A_ENVOYER, 1, 1)  # tried at once
+    assert "/reinitialiser?uid=" in envoi.texte
+    assert outbox.envoyer_dus(timezone.now() + timedelta(minutes=1)).envoyes == 1
+    [(rcpt, message)] = smtp.received
+    assert rcpt == [pat.email] and "/reinitialiser?uid=" in text_of(message)
+    envoi.refresh_from_db()
+    assert envoi.statut == StatutEnvoi.ENVOYE and "reinitialiser" not in envoi.texte  # the link is not kept
