@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 
 from rendezvous import calendrier
-from rendezvous.models import Creneau, RendezVous, User
+from rendezvous.models import Creneau, RendezVous, StatutRendezVous, User
 from rendezvous.telephone import un_segment
 
 from .models import Genre
@@ -106,6 +106,8 @@ class Redaction:
 def rediger(type: str, user: User, *, rendezvous: RendezVous | None = None, creneau: Creneau | None = None,
             contexte: dict[str, Any] | None = None) -> Redaction:
     modele = TYPES[type]
+    if type == "rendezvous:created" and rendezvous is not None and rendezvous.statut == StatutRendezVous.CONFIRME:
+        modele = TYPES["rendezvous:confirmed"]  # booked by the practice: confirmed at once
     contexte = dict(contexte or {})
     creneau = creneau or (rendezvous.creneau if rendezvous is not None else None)
     ctx: dict[str, Any] = {

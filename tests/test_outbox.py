@@ -329,3 +329,18 @@ def test_a_password_reset_mail_is_retried_by_the_outbox_and_erased_once_sent(
     assert rcpt == [pat.email] and "/reinitialiser?uid=" in text_of(message)
     envoi.refresh_from_db()
     assert envoi.statut == StatutEnvoi.ENVOYE and "reinitialiser" not in envoi.texte  # the link is not kept
+
+
+def test_a_booking_made_by_the_practice_is_announced_as_confirmed(booking):
+    med, pat, slot = booking
+    desk = f.client_for(f.admincabinet(slot.medecin.cabinet))
+    r = desk.post("/api/patients/", {"first_name": "Jeanne", "last_name": "Durand", "email": "jeanne@test.fr",
+                                     "telephone": "06 12 34 56 78"},
+                  format="json")
+    assert r.status_code == 201, r.content
+    r = desk.post("/api/rendezvous/", {"creneau": slot.pk, "patient": r.json()["id"]}, format="json")
+    assert r.status_code == 201, r.content
+    [envoi] = rows()
+    assert envoi.destinataire == "jeanne@test.fr"
+    assert (envoi.type, envoi.sujet) == ("rendezvous:created", "Votre rendez-vous est confirmé")
+    assert "doit encore le confirmer" not in envoi.texte
