@@ -20,6 +20,7 @@ residual window, at most the messages of the batch in flight (README).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -218,9 +219,39 @@ def envoyer_lot(now: datetime | None = None, limite: int | None = None) -> Passe
     """Claim one batch of due rows and send them; what happened to each."""
     now = now or timezone.now()
     passe = Passe()
-    for envoi in reclamer(now, limite or settings.OUTBOX_BATCH):
+    envois = reclamer(now, limite or settings.OUTBOX_BATCH)
+    bail = Bail()
+    for i, envoi in enumerate(envois):
+        if not bail.assez_pour_un_envoi():
+            relacher(envois[i:])
+            break
         noter(passe, envoi, now, essayer(envoi))
     return passe
+
+
+def horloge() -> float:
+    """Seconds on the monotonic clock (a function, so tests can move it)."""
+    return time.monotonic()
+
+
+class Bail:
+    """The lease of a claimed batch, on the monotonic clock: a sender whose mail server is
+    slow stops before its lease could end mid-send (another sender could then take and
+    send the same row) and gives the rest back."""
+
+    def __init__(self) -> None:
+        self.debut = horloge()
+
+    def assez_pour_un_envoi(self) -> bool:
+        restant = settings.OUTBOX_LEASE_SECONDS - (horloge() - self.debut)
+        return restant > settings.EMAIL_TIMEOUT + 5
+
+
+def relacher(envois: list[Envoi]) -> None:
+    """Rows claimed but not tried: due again at once, for any sender."""
+    if envois:
+        Envoi.objects.filter(pk__in=[e.pk for e in envois], statut=StatutEnvoi.A_ENVOYER).update(
+            prochain_essai=timezone.now())
 
 
 def essayer(envoi: Envoi) -> str | None:

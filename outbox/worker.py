@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from .services import Passe, essayer, noter, reclamer
+from .services import Bail, Passe, essayer, noter, reclamer, relacher
 
 logger = logging.getLogger(__name__)
 _task: asyncio.Task | None = None
@@ -34,7 +34,11 @@ async def envoyer_dus_async() -> Passe:
         envois = await sync_to_async(reclamer)(now, settings.OUTBOX_BATCH)
         if not envois:
             return total
-        for envoi in envois:
+        bail = Bail()
+        for i, envoi in enumerate(envois):
+            if not bail.assez_pour_un_envoi():
+                await sync_to_async(relacher)(envois[i:])
+                return total
             erreur = await loop.run_in_executor(_network, essayer, envoi)
             await sync_to_async(noter)(total, envoi, timezone.now(), erreur)
 

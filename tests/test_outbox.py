@@ -344,3 +344,28 @@ def test_a_booking_made_by_the_practice_is_announced_as_confirmed(booking):
     assert envoi.destinataire == "jeanne@test.fr"
     assert (envoi.type, envoi.sujet) == ("rendezvous:created", "Votre rendez-vous est confirmé")
     assert "doit encore le confirmer" not in envoi.texte
+
+
+def test_console_and_file_sms_backends(tmp_path, settings):
+    import io
+
+    stream = io.StringIO()
+    sms.ConsoleSmsBackend(stream).send("+33612345678", "Rappel RDV")
+    assert "+33612345678" in stream.getvalue() and "Rappel RDV" in stream.getvalue()
+    settings.SMS_BACKEND, settings.SMS_FILE_PATH = "outbox.sms.FileSmsBackend", str(tmp_path / "sms")
+    sms.get_backend().send("+33612345678", "Rappel RDV")
+    [written] = (tmp_path / "sms").iterdir()
+    assert written.read_text(encoding="utf-8").startswith("To: +33612345678\n")
+
+
+def test_a_slow_sender_gives_back_what_its_lease_no_longer_covers(booking, smtp, settings, monkeypatch):
+    settings.OUTBOX_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 300, 30
+    med, pat, slot = booking
+    for i in range(3):
+        outbox.envoyer_email(destinataire=f"p{i}@test.fr", sujet="s", texte="t", type="essai", cle=f"lent:{i}")
+    clock = iter([0.0, 0.0, 100.0, 266.0])  # claim, 1st send, 2nd send, 3rd: 34 s left < 30 + 5
+    monkeypatch.setattr(outbox, "horloge", lambda: next(clock))
+    passe = outbox.envoyer_lot()
+    assert passe.envoyes == 2 and len(smtp.received) == 2
+    [rest] = rows(statut=StatutEnvoi.A_ENVOYER)
+    assert rest.prochain_essai <= timezone.now() and rest.tentatives == 0  # due again for anyone
