@@ -34,7 +34,7 @@ from django.utils import timezone
 from rendezvous.models import Creneau, RendezVous, User
 from rendezvous.telephone import mobile
 
-from . import contenu, sms
+from . import contenu, reveil, sms
 from .models import Canal, Envoi, Genre, Preferences, StatutEnvoi
 
 logger = logging.getLogger(__name__)
@@ -107,8 +107,10 @@ def envoyer_email(*, destinataire: str, sujet: str, texte: str, type: str, cle: 
 
 
 def _ecrire(rows: list[Envoi]) -> list[Envoi]:
-    """Insert the rows whose key is new; returns them, saved (ids set)."""
+    """Insert the rows whose key is new; returns them, saved (ids set). The in-server
+    sender is woken when they commit."""
     with transaction.atomic(savepoint=False):
+        transaction.on_commit(reveil.signaler)
         existing = set(Envoi.objects.filter(cle__in=[r.cle for r in rows]).values_list("cle", flat=True))
         rows = [r for r in rows if r.cle not in existing]
         try:

@@ -1,5 +1,7 @@
 """The in-server sender: every server process sends the outbox every
-``OUTBOX_INTERVAL_SECONDS`` (0: never; cron runs ``manage.py send_outbox`` instead).
+``OUTBOX_INTERVAL_SECONDS`` (0: never; cron runs ``manage.py send_outbox`` instead), and
+at once when a transaction of this process commits new rows (``reveil``); rows committed
+by another process wait for the interval (or that process's own sender).
 
 The database work (claim, then mark each row) runs on asgiref's shared sync thread, like
 the reminder scheduler: no connection beyond the process's ``REQUEST_THREADS + 1``. The
@@ -18,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from . import reveil
 from .services import Bail, Passe, essayer, noter, reclamer, relacher
 
 logger = logging.getLogger(__name__)
@@ -51,7 +54,7 @@ async def _loop(interval: float) -> None:
                 logger.info("outbox: %d sent, %d to retry, %d failed", done.envoyes, done.reessais, done.echecs)
         except Exception:
             logger.exception("outbox pass failed")
-        await asyncio.sleep(interval)
+        await reveil.attendre(interval)  # the interval, or sooner: new rows committed
 
 
 def start_outbox() -> None:
@@ -59,4 +62,5 @@ def start_outbox() -> None:
     global _task, _network
     if _task is None and settings.OUTBOX_INTERVAL_SECONDS > 0:
         _network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-smtp")
+        reveil.installer()
         _task = asyncio.get_running_loop().create_task(_loop(settings.OUTBOX_INTERVAL_SECONDS))
