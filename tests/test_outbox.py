@@ -369,3 +369,24 @@ def test_a_slow_sender_gives_back_what_its_lease_no_longer_covers(booking, smtp,
     assert passe.envoyes == 2 and len(smtp.received) == 2
     [rest] = rows(statut=StatutEnvoi.A_ENVOYER)
     assert rest.prochain_essai <= timezone.now() and rest.tentatives == 0  # due again for anyone
+
+
+def test_a_move_mails_the_new_time_and_updates_the_same_calendar_entry(booking):
+    med, pat, slot = booking
+    rdv = services.book_creneau(patient=pat, creneau=slot)
+    services.confirm_rendezvous(acteur=med.user, rdv=rdv)
+    nouveau = f.creneau(med, debut=f.future(72))
+    services.move_rendezvous(acteur=med.user, rdv=rdv, creneau=nouveau)
+    [moved] = rows(type="rendezvous:moved")
+    [confirmed] = rows(type="rendezvous:confirmed")
+    assert moved.sujet == "Votre rendez-vous a été déplacé" and moved.destinataire == "alice@test.fr"
+    tz = slot.medecin.cabinet.tzinfo
+    old, new = timezone.localtime(slot.debut, tz), timezone.localtime(nouveau.debut, tz)
+    assert "Ancien horaire : " in moved.texte and f"{old:%H}h{old:%M}" in moved.texte
+    assert f"{new:%H}h{new:%M}" in moved.texte
+    before = icalendar.Calendar.from_ical(confirmed.piece_jointe).walk("VEVENT")[0]
+    cal = icalendar.Calendar.from_ical(moved.piece_jointe)
+    after = cal.walk("VEVENT")[0]
+    assert cal["METHOD"] == "REQUEST"
+    assert after["UID"] == before["UID"] and after["SEQUENCE"] > before["SEQUENCE"]
+    assert after.decoded("DTSTART") == nouveau.debut
