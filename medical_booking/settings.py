@@ -452,6 +452,8 @@ OUTBOX_BATCH = env_int("OUTBOX_BATCH", 20)
 OUTBOX_MAX_TENTATIVES = env_int("OUTBOX_MAX_TENTATIVES", 5)
 OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 30)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# Sent rows (their text is personal data) are deleted after this many days (0: kept).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 90)
 # Unsubscribe links in e-mails (signed, no login) stay valid this many days.
 DESABONNEMENT_MAX_AGE_DAYS = env_int("DESABONNEMENT_MAX_AGE_DAYS", 365)
 # iCalendar: the domain of bookings' UIDs (never change it: calendars key entries on it),

@@ -308,6 +308,17 @@ def envoyer_dus(now: datetime | None = None, max_lots: int = 1000) -> Passe:
     return total
 
 
+def purger(now: datetime | None = None) -> int:
+    """Delete sent rows older than ``OUTBOX_RETENTION_DAYS`` (0: keep them): a message's
+    text is personal data, kept as long as it helps answer "did the patient get it?".
+    Failed rows stay until someone looks at them (« Renvoyer » or deletion by hand)."""
+    if settings.OUTBOX_RETENTION_DAYS <= 0:
+        return 0
+    limite = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    deleted, _ = Envoi.objects.filter(statut=StatutEnvoi.ENVOYE, envoye_at__lt=limite).delete()
+    return deleted
+
+
 def renvoyer(envois) -> int:
     """The admin's "Renvoyer": failed rows go back to the queue, attempts from zero."""
     return Envoi.objects.filter(pk__in=[e.pk for e in envois], statut=StatutEnvoi.ECHEC).update(
@@ -316,4 +327,4 @@ def renvoyer(envois) -> int:
 
 __all__ = ["Genre", "desabonner", "envoyer_dus", "envoyer_email", "envoyer_lot", "envoyer_maintenant",
            "modifier_preferences",
-           "notifier", "preferences_de", "reclamer", "renvoyer"]
+           "notifier", "preferences_de", "purger", "reclamer", "renvoyer"]

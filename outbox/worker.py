@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import reveil
-from .services import Bail, Passe, essayer, noter, reclamer, relacher
+from .services import Bail, Passe, essayer, noter, purger, reclamer, relacher
 
 logger = logging.getLogger(__name__)
 _task: asyncio.Task | None = None
@@ -46,12 +46,20 @@ async def envoyer_dus_async() -> Passe:
             await sync_to_async(noter)(total, envoi, timezone.now(), erreur)
 
 
+PURGE_SECONDS = 3600
+
+
 async def _loop(interval: float) -> None:
+    last_purge = None
     while True:
         try:
             done = await envoyer_dus_async()
             if done.total:
                 logger.info("outbox: %d sent, %d to retry, %d failed", done.envoyes, done.reessais, done.echecs)
+            now = asyncio.get_running_loop().time()
+            if last_purge is None or now - last_purge >= PURGE_SECONDS:
+                last_purge = now
+                await sync_to_async(purger)()
         except Exception:
             logger.exception("outbox pass failed")
         await reveil.attendre(interval)  # the interval, or sooner: new rows committed

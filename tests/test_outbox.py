@@ -390,3 +390,21 @@ def test_a_move_mails_the_new_time_and_updates_the_same_calendar_entry(booking):
     assert cal["METHOD"] == "REQUEST"
     assert after["UID"] == before["UID"] and after["SEQUENCE"] > before["SEQUENCE"]
     assert after.decoded("DTSTART") == nouveau.debut
+
+
+def test_sent_rows_are_purged_after_the_retention(booking, settings, smtp, capsys):
+    from django.core.management import call_command
+
+    settings.OUTBOX_RETENTION_DAYS = 90
+    med, pat, slot = booking
+    services.book_creneau(patient=pat, creneau=slot)
+    outbox.envoyer_email(destinataire="x@test.fr", sujet="s", texte="t", type="essai", cle="reste:1")
+    t0 = timezone.now()
+    assert outbox.envoyer_dus(t0).envoyes == 2
+    Envoi.objects.filter(cle="reste:1").update(statut=StatutEnvoi.ECHEC, envoye_at=None)  # failed: kept
+    assert outbox.purger(t0 + timedelta(days=89)) == 0
+    call_command("send_outbox", "--now", (t0 + timedelta(days=91)).isoformat())
+    assert "1 sent message(s) older than the retention deleted" in capsys.readouterr().out
+    assert list(Envoi.objects.values_list("cle", flat=True)) == ["reste:1"]
+    settings.OUTBOX_RETENTION_DAYS = 0
+    assert outbox.purger(t0 + timedelta(days=10_000)) == 0

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from outbox.services import envoyer_dus
+from outbox.services import envoyer_dus, purger
 
 
 class Command(BaseCommand):
@@ -20,3 +20,6 @@ class Command(BaseCommand):
                 raise CommandError("--now must be an ISO 8601 datetime with an offset")
         done = envoyer_dus(instant)
         self.stdout.write(f"{done.envoyes} sent, {done.reessais} to retry, {done.echecs} failed")
+        purged = purger(instant)
+        if purged:
+            self.stdout.write(f"{purged} sent message(s) older than the retention deleted")
