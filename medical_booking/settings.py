@@ -277,7 +277,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (nginx serves it: deploy/nginx/medical-booking.conf).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [
     BASE_DIR / "frontend",  # the web front's assets, under /static/
     BASE_DIR / "medical_booking" / "static",  # the API docs page's stylesheet
