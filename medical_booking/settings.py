@@ -359,6 +359,10 @@ SPECTACULAR_SETTINGS = {
 # allowed). The handshake gives clients the exact milliseconds (serving/transport.py).
 SOCKETIO_PING_INTERVAL = env_seconds("SOCKETIO_PING_INTERVAL", 25)
 SOCKETIO_PING_TIMEOUT = env_seconds("SOCKETIO_PING_TIMEOUT", 20)
+# On SIGTERM a daphne process stops accepting, closes its sockets' transports (clients
+# reconnect elsewhere and replay), finishes its requests and exits within this bound
+# (serving/graceful.py). systemd's TimeoutStopSec must be larger.
+SHUTDOWN_TIMEOUT_SECONDS = env_seconds("SHUTDOWN_TIMEOUT_SECONDS", 10)
 SOCKETIO_MAX_PAYLOAD = env_int("SOCKETIO_MAX_PAYLOAD", 64 * 1024)
 SOCKETIO_MAX_ROOMS_PER_SOCKET = env_int("SOCKETIO_MAX_ROOMS_PER_SOCKET", 100)
 # Token bucket for client-sent events: burst, then this many per second.
