@@ -7,6 +7,8 @@ import { $, ROLES, clear, h, toast } from './ui.js';
 import * as agenda from './views/agenda.js';
 import * as booking from './views/booking.js';
 import * as bookings from './views/bookings.js';
+import * as horaires from './views/horaires.js';
+import * as journee from './views/journee.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
 import * as publish from './views/publish.js';
@@ -25,15 +27,18 @@ const PATIENT_ROUTES = [
 ];
 const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],
+  ['horaires', 'Horaires et absences', horaires],
   ['creneaux', 'Publier des créneaux', publish],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
 ];
+// The secretary opens on the practice's day, every doctor side by side.
+const SECRETARY_ROUTES = [['journee', 'Journée du cabinet', journee], ...STAFF_ROUTES];
 
 // Events the server keeps in the notification centre (the others are live-only).
 const STORED = new Set([
   'rendezvous:created', 'rendezvous:new', 'rendezvous:confirmed', 'rendezvous:cancelled',
-  'message:new', 'notification:general', 'rappel:reminder',
+  'rendezvous:moved', 'message:new', 'notification:general', 'rappel:reminder',
 ]);
 
 const ctx = {
@@ -126,7 +131,7 @@ async function start() {
   }
   if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash}`);
   scheduleRefresh();
-  ctx.routes = ctx.me.role === 'PATIENT' ? PATIENT_ROUTES : STAFF_ROUTES;
+  ctx.routes = { PATIENT: PATIENT_ROUTES, ADMINCABINET: SECRETARY_ROUTES }[ctx.me.role] || STAFF_ROUTES;
   renderShell();
   live.connect({
     authRequired: () => showLogin('Session expirée, reconnectez-vous.'),
@@ -162,8 +167,8 @@ function renderShell() {
       h('div', { class: 'brand' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
       h('span', { id: 'live', class: 'live', 'data-live': 'connecting', text: 'Temps réel : connexion…' }),
       h('div', { class: 'spacer' }),
-      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', 'aria-label': 'Notifications', onclick: () => go('notifications') },
-        bellIcon(), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', hidden: true, text: '0' })),
+      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', onclick: () => go('notifications') },
+        bellIcon(), h('span', { class: 'sr-only', text: 'Notifications' }), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', hidden: true, text: '0' })),
       h('div', { class: 'who' },
         h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
         h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
