@@ -12,6 +12,7 @@ import * as journee from './views/journee.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
 import * as publish from './views/publish.js';
+import * as reglages from './views/reglages.js';
 
 const DEMO = [
   ['alice@demo.fr', 'Patiente'], ['bob@demo.fr', 'Patient'], ['chloe@demo.fr', 'Patiente'],
@@ -29,6 +30,7 @@ const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],
   ['horaires', 'Horaires et absences', horaires],
   ['creneaux', 'Publier des créneaux', publish],
+  ['reglages', 'Motifs et règles', reglages],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
 ];

@@ -107,6 +107,14 @@ export function formatWhen(iso) {
   return `${formatDay(localDate(iso), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })} à ${localTime(iso).replace(':', 'h')}`;
 }
 
+// An instant shown on the practice's wall clock: "mardi 3 mars 2026 à 10h00".
+export function formatInZone(date, timeZone = 'Europe/Paris') {
+  const text = new Date(date).toLocaleString('fr-FR', {
+    timeZone, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit',
+  });
+  return text.replace(/ (\d{2}):(\d{2})$/, ' à $1h$2').replace(' à à ', ' à ');
+}
+
 export function formatInstant(iso) {
   if (!iso) return '';
   const date = new Date(iso);

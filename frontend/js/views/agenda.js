@@ -225,6 +225,7 @@ export function mount(view, ctx, params) {
     live.on('rendezvous:new', onRdv),
     live.on('rendezvous:confirmed', onRdv),
     live.on('rendezvous:cancelled', onRdv),
+    live.on('rendezvous:moved', onRdv), // the booking leaves its old row (now free) for the new one
     live.on(':connect', () => { if (state.medecinId) load(); }),
   ];
 
