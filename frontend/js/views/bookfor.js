@@ -4,10 +4,12 @@
 import { ApiError, api, get, getAll } from '../api.js';
 import { clear, errorMessage, formatSlot, h, personName } from '../ui.js';
 
-// The doctor's active visit reasons ([] when none, or when the server has no motifs yet).
-export async function motifsOf(medecinId) {
+// The doctor's active visit reasons ([] when none). A doctor's payload without
+// `nouveaux_patients_en_ligne` comes from a server that has no visit reasons at all.
+export async function motifsOf(medecin) {
+  if (!medecin || !('nouveaux_patients_en_ligne' in medecin)) return [];
   try {
-    return (await getAll(`medecins/${medecinId}/motifs/`, 1)).filter((m) => m.actif !== false);
+    return (await getAll(`medecins/${medecin.id}/motifs/`, 1)).filter((m) => m.actif !== false);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return [];
     throw error;
@@ -79,7 +81,7 @@ export function bookFor(panel, { slot, medecin, onBooked, onClose }) {
     clear(error, text ? h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'bf-error', text }) : null);
   }
 
-  motifsOf(medecin.id).then((motifs) => clear(motifBox, motifSelect(motifs, { id: 'bf-motif-consultation' })))
+  motifsOf(medecin).then((motifs) => clear(motifBox, motifSelect(motifs, { id: 'bf-motif-consultation' })))
     .catch((err) => showError(errorMessage(err)));
 
   async function search() {

@@ -230,7 +230,7 @@ export function mount(view, ctx, params) {
     renderGrid();
     // The visit reasons: one is required when the doctor has any (too long for the slot: disabled).
     const minutes = (new Date(slot.fin) - new Date(slot.debut)) / 60000;
-    motifsOf(medecin.id).then((motifs) => {
+    motifsOf(medecin).then((motifs) => {
       if (state.selected !== slot || !motifs.length) return;
       clear(motifBox, h('label', { for: 'motif-consultation', text: 'Motif de consultation' }),
         h('select', { id: 'motif-consultation', name: 'motif_consultation', required: true },
