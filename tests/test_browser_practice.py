@@ -36,7 +36,8 @@ def user(prefix, first, last, role):
 sec = user("secretariat", "Sarah", "Accueil", Role.ADMINCABINET)
 ids = {{"cabinet": cabinet.id, "secretary": sec.email, "doctors": []}}
 for prefix, first, last, spec in (("dr.roux", "Paul", "Roux", "Cardiologie"),
-                                  ("dr.petit", "Inès", "Petit", "Dermatologie")):
+                                  ("dr.petit", "Inès", "Petit", "Dermatologie"),
+                                  ("dr.blanc", "Marc", "Blanc", "Médecine générale")):
     u = user(prefix, first, last, Role.MEDECIN)
     Medecin.objects.create(user=u, cabinet=cabinet, specialite=spec)
     ids["doctors"].append({{"id": u.id, "email": u.email, "name": last}})
@@ -52,7 +53,7 @@ def practice(live):
         doctor["access"] = login(live.url, doctor["email"], PASSWORD)["access"]
     data["secretary_access"] = login(live.url, data["secretary"], PASSWORD)["access"]
     data["url"] = live.url
-    for email in ("alice@demo.fr", "bob@demo.fr"):
+    for email in ("alice@demo.fr", "bob@demo.fr", "chloe@demo.fr"):
         tokens = login(live.url, email)
         status, me = http("GET", f"{live.url}/api/me/", token=tokens["access"])
         assert status == 200, me
@@ -104,11 +105,13 @@ def no_errors_but(page, *expected: int) -> None:
 
 def fits_the_width(page) -> None:
     width = page.eval("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"horizontal overflow at {width[1]} px: content is {width[0]} px wide"
+    wide = page.eval("[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+                     " > window.innerWidth + 1).slice(-5).map(e => e.tagName + '.' + e.className + '#' + e.id)")
+    assert width[0] <= width[1], f"horizontal overflow at {width[1]} px: content is {width[0]} px wide: {wide}"
 
 
 def test_secretary_day_shows_every_doctor_live_confirms_and_cancels(browser, practice):  # noqa: F811
-    roux, petit = practice["doctors"]
+    roux, petit, _ = practice["doctors"]
     day = far_day(0)
     r1, r2 = publish(practice, roux, day, "08:00", "08:30")
     (p1,) = publish(practice, petit, day, "09:00")
@@ -158,11 +161,11 @@ def test_secretary_day_shows_every_doctor_live_confirms_and_cancels(browser, pra
     status, body = http("GET", f"{practice['url']}/api/rendezvous/{rdv['id']}/", token=alice["access"])
     assert status == 200 and body["statut"] == "ANNULE", body
     assert secretary.eval("window.__sameDocument") is True
-    status, _ = http("GET", f"{practice['url']}/api/patients/?q=Durand", token=practice["secretary_access"])
-    if status == 404:  # TEMPORARY until the patients API lands on main: the phone look-up's 404
-        secretary.eval("0")
-    else:
+    try:
+        need(practice, "/api/patients/")
         no_errors(secretary)
+    except pytest.skip.Exception:  # TEMPORARY until the patients API lands: the phone look-up's 404
+        no_errors_but(secretary, 404)
 
     # At phone width: the columns stack, nothing overflows, axe still clean.
     phone = sign_in(browser, "sec-phone", practice["url"], practice["secretary"],
@@ -176,7 +179,7 @@ def test_secretary_day_shows_every_doctor_live_confirms_and_cancels(browser, pra
 
 
 def test_weekly_hours_generate_slots_and_an_absence_lists_the_bookings_to_move(browser, practice):  # noqa: F811
-    roux, petit = practice["doctors"]
+    roux, petit, _ = practice["doctors"]
     url = practice["url"]
     secretary = sign_in(browser, "sec-hours", url, practice["secretary"])
     go(secretary, "#/horaires")
@@ -267,3 +270,201 @@ def test_weekly_hours_generate_slots_and_an_absence_lists_the_bookings_to_move(b
     no_serious_axe_violations(phone, "hours editor at 360 px")
     no_errors_but(secretary, 400)  # the refused end-before-start hours and past absence
     no_errors(phone)
+
+
+CONFLICT = "Ce créneau n'est plus disponible"
+
+
+def need(practice, path: str) -> None:
+    """TEMPORARY while issue 12's backend branches land: skip when the OpenAPI schema has no `path`."""
+    if "paths" not in practice:
+        status, schema = http("GET", practice["url"] + "/api/schema/?format=json")
+        assert status == 200, schema
+        practice["paths"] = set(schema["paths"])
+    if path not in practice["paths"]:
+        pytest.skip(f"{path} is not on this branch yet")
+
+
+def test_secretary_books_a_phone_caller_created_on_the_spot_and_the_doctor_sees_it_live(browser, practice):  # noqa: F811
+    """Issue 12 (a): the caller has no record; the secretary creates it, picks the slot and a
+    visit reason; the booking is confirmed at once and the doctor's agenda shows it live."""
+    need(practice, "/api/patients/")
+    blanc = practice["doctors"][2]
+    url = practice["url"]
+    day = far_day(3)
+    s1, s2 = publish(practice, blanc, day, "14:00", "14:30")
+    status, motif = http("POST", f"{url}/api/medecins/{blanc['id']}/motifs/",
+                         {"libelle": "Renouvellement d'ordonnance", "duree_minutes": 15}, blanc["access"])
+    assert status == 201, motif
+    caller = f"Lemoine{uuid.uuid4().hex[:6]}"
+
+    doctor = sign_in(browser, "blanc-agenda", url, blanc["email"])
+    go(doctor, f"#/agenda?date={day}")
+    doctor.wait(f'.agenda-row[data-creneau="{s1}"][data-statut="LIBRE"]')
+    doctor.eval("window.__sameDocument = true")
+
+    secretary = sign_in(browser, "sec-book", url, practice["secretary"])
+    go(secretary, f"#/journee?date={day}")
+    secretary.click(f'.jcell[data-creneau="{s1}"] [data-action="book"]')
+    secretary.wait("#patient-q")
+    secretary.fill("#patient-q", caller)
+    secretary.wait("#patient-none")  # not known: a record is made on the phone
+    secretary.press("#patient-new-toggle", "Enter")
+    secretary.fill("#np-first", "Jeanne")
+    secretary.fill("#np-last", caller)
+    secretary.fill("#np-tel", "12")  # a bad number first: refused clearly, nothing made
+    secretary.click("#np-submit")
+    secretary.wait('[data-testid="bf-error"]')
+    status, found = http("GET", f"{url}/api/patients/?q={caller}", token=practice["secretary_access"])
+    assert status == 200 and found["results"] == [], found
+    secretary.fill("#np-tel", "06 12 34 56 78")
+    secretary.press("#np-tel", "Enter")
+    secretary.wait("#patient-selected:not([hidden])")
+    assert caller in secretary.text("#patient-selected")
+    secretary.eval(f"(() => {{ const s = document.querySelector('#bf-motif-consultation'); s.value = '{motif['id']}';"
+                   " s.dispatchEvent(new Event('change')); })()")
+    no_serious_axe_violations(secretary, "booking for a patient")
+    shot(secretary, "15-secretariat-reserver-pour-un-patient")
+    secretary.press("#bf-confirm", "Enter")
+    secretary.wait('[data-testid="journee-success"]')
+    cell = f'.jcell[data-creneau="{s1}"][data-statut="CONFIRME"]'
+    secretary.wait(cell)
+    assert caller in secretary.text(cell)
+    assert "Renouvellement d'ordonnance" in secretary.text(cell)
+
+    # The doctor's agenda, live, without a reload: confirmed at once, the caller's name.
+    row = f'.agenda-row[data-creneau="{s1}"][data-statut="CONFIRME"]'
+    doctor.wait(row)
+    assert caller in doctor.text(row)
+    assert doctor.eval("window.__sameDocument") is True
+    shot(doctor, "16-agenda-rdv-pris-par-le-secretariat")
+
+    # The record: found by its phone however it is typed; no account to log into yet.
+    status, found = http("GET", f"{url}/api/patients/?q=0612345678", token=practice["secretary_access"])
+    assert status == 200, found
+    record = next(p for p in found["results"] if p["last_name"] == caller)
+    assert record["compte_actif"] is False and record["telephone"]
+
+    # A second booking for the same caller: found by name this time.
+    secretary.click(f'.jcell[data-creneau="{s2}"] [data-action="book"]')
+    secretary.fill("#patient-q", caller[:9])
+    secretary.click(f'.patient-option[data-patient="{record["id"]}"]')
+    secretary.click("#bf-confirm")
+    secretary.wait(f'.jcell[data-creneau="{s2}"][data-statut="CONFIRME"]')
+    doctor.wait(f'.agenda-row[data-creneau="{s2}"][data-statut="CONFIRME"]')
+
+    # Cancelling shows the caller's phone to warn them.
+    secretary.click(f'.jcell[data-creneau="{s2}"] [data-action="cancel"]')
+    secretary.waitFunction("() => document.querySelector('#cancel-phone a.phone')")
+    assert "06 12 34 56 78" in secretary.text("#cancel-phone")
+    secretary.click("#cancel-confirm")
+    secretary.wait(f'.jcell[data-creneau="{s2}"][data-statut="LIBRE"]')
+    no_errors_but(secretary, 400)  # the refused phone number
+    no_errors(doctor)
+
+
+def test_patient_moves_her_booking_and_the_secretary_sees_the_move_live(browser, practice):  # noqa: F811
+    """Issue 12 (b), with the practice's deadline shown to the patient before it bites."""
+    need(practice, "/api/rendezvous/{id}/move/")
+    need(practice, "/api/cabinets/{cabinet_id}/regles/")
+    roux = practice["doctors"][0]
+    url = practice["url"]
+    day = far_day(5)
+    m1, m2 = publish(practice, roux, day, "11:00", "11:30")
+    alice = practice["alice@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": m1}, alice["access"])
+    assert status == 201, rdv
+
+    # The secretary sets a 48-hour deadline on the rules screen.
+    secretary = sign_in(browser, "sec-move", url, practice["secretary"])
+    go(secretary, "#/reglages")
+    secretary.wait("#regle-delai_annulation_heures")
+    secretary.fill("#regle-delai_annulation_heures", "48")
+    secretary.click("#regles-save")
+    secretary.wait('[data-testid="regles-saved"]')
+    no_serious_axe_violations(secretary, "motifs and rules")
+    go(secretary, f"#/journee?date={day}")
+    secretary.wait(f'.jcell[data-creneau="{m1}"][data-statut="EN_ATTENTE"]')
+    secretary.eval("window.__sameDocument = true")
+
+    patient = sign_in(browser, "alice-move", url, "alice@demo.fr", viewport={"width": 390, "height": 844})
+    go(patient, "#/mes-rdv")
+    card = f'.rdv[data-rdv="{rdv["id"]}"]'
+    patient.wait(f'{card} [data-testid="annulable"]')
+    assert "possible jusqu'au" in patient.text(f'{card} [data-testid="annulable"]')
+    two_days_before = date.fromisoformat(day) - timedelta(days=2)
+    note = patient.text(f'{card} [data-testid="annulable"]')
+    assert f"{two_days_before.day} " in note and "à 11h00" in note, note  # 48 h before 11:00
+    patient.press(f'{card} [data-action="move"]', "Enter")
+    patient.wait(f'{card} .move-target[data-creneau="{m2}"]')
+    assert patient.count(f'{card} .move-target[data-creneau="{m1}"]') == 0
+    fits_the_width(patient)
+    no_serious_axe_violations(patient, "move picker at 390 px")
+    shot(patient, "17-patient-deplacer")
+    patient.press(f'{card} .move-target[data-creneau="{m2}"]', "Enter")
+    patient.wait(f'.rdv[data-rdv="{rdv["id"]}"][data-creneau="{m2}"]')
+    patient.wait(".toast-success")
+
+    # The secretary's day shows the move live: the new slot taken, the old one free.
+    secretary.wait(f'.jcell[data-creneau="{m2}"][data-statut="EN_ATTENTE"][data-rdv="{rdv["id"]}"]')
+    assert "Alice" in secretary.text(f'.jcell[data-creneau="{m2}"]')
+    assert "Déplacé" in secretary.text(f'.jcell[data-creneau="{m2}"]')
+    secretary.wait(f'.jcell[data-creneau="{m1}"][data-statut="LIBRE"]')
+    assert secretary.eval("window.__sameDocument") is True
+    shot(secretary, "18-secretariat-deplacement-en-direct")
+    status, body = http("GET", f"{url}/api/rendezvous/{rdv['id']}/", token=alice["access"])
+    assert status == 200 and body["creneau"]["id"] == m2 and body["ancien_creneau"] == m1, body
+    for page in (patient, secretary):
+        no_errors(page)
+
+
+def test_a_move_racing_a_booking_for_one_slot_one_wins_the_other_is_told(browser, practice):  # noqa: F811
+    """Issue 12 (c): the secretary moves Bob onto a slot Chloé is booking at the same instant."""
+    need(practice, "/api/rendezvous/{id}/move/")
+    roux = practice["doctors"][0]
+    url = practice["url"]
+    day = far_day(7)
+    x1, x2 = publish(practice, roux, day, "15:00", "15:30")
+    bob = practice["bob@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": x1}, bob["access"])
+    assert status == 201, rdv
+
+    secretary = sign_in(browser, "sec-race", url, practice["secretary"])
+    go(secretary, f"#/journee?date={day}")
+    secretary.click(f'.jcell[data-creneau="{x1}"] [data-action="move"]')
+    secretary.wait(f'#move-picker .move-target[data-creneau="{x2}"]')
+
+    chloe = sign_in(browser, "chloe-race", url, "chloe@demo.fr")
+    go(chloe, f"#/rdv?medecin={roux['id']}&date={day}")
+    chloe.click(f'.slot[data-creneau="{x2}"]')
+    chloe.wait("#book-confirm")
+
+    browser.call("clickMany", targets=[
+        {"page": "sec-race", "selector": f'#move-picker .move-target[data-creneau="{x2}"]'},
+        {"page": "chloe-race", "selector": "#book-confirm"},
+    ])
+    moved = secretary.waitFunction(
+        "() => document.querySelector('[data-testid=journee-success]') ? 'won'"
+        " : document.querySelector('[data-testid=move-error]') ? 'lost' : null")
+    booked = chloe.waitFunction(
+        "() => document.querySelector('[data-testid=banner-success]') ? 'won'"
+        " : document.querySelector('[data-testid=banner-error]') ? 'lost' : null")
+    assert sorted([moved, booked]) == ["lost", "won"], (moved, booked)
+    if moved == "lost":
+        assert CONFLICT in secretary.text('[data-testid="move-error"]')
+        shot(secretary, "19-deplacement-perdu")
+    else:
+        assert CONFLICT in chloe.text('[data-testid="banner-error"]')
+        chloe.wait(f'.slot[data-creneau="{x2}"]', state="detached")
+
+    # The database decided: one active booking on the slot; the loser's state is untouched.
+    token = roux["access"]
+    status, body = http("GET", f"{url}/api/rendezvous/?medecin={roux['id']}"
+                        f"&date_from={day}T00:00:00&date_to={day}T23:59:00", token=token)
+    assert status == 200, body
+    active = [r for r in body["results"] if r["statut"] != "ANNULE"]
+    assert [r["creneau"]["id"] for r in active].count(x2) == 1, active
+    bob_now = next(r for r in active if r["id"] == rdv["id"])
+    assert bob_now["creneau"]["id"] == (x1 if moved == "lost" else x2), bob_now
+    for page in (secretary, chloe):
+        no_errors(page)
