@@ -462,3 +462,84 @@ def test_a_move_racing_a_booking_for_one_slot_one_wins_the_other_is_told(browser
     assert bob_now["creneau"]["id"] == (x1 if moved == "lost" else x2), bob_now
     for page in (secretary, chloe):
         no_errors(page)
+
+
+def test_visit_reasons_and_rules_are_set_by_the_practice_and_shown_to_the_patient(browser, practice):  # noqa: F811
+    """The secretary adds visit reasons and a minimum notice; the patient sees them before
+    booking, must pick a reason, cannot pick one longer than the slot; a doctor closed to
+    new patients online refuses a newcomer with a clear message."""
+    blanc = practice["doctors"][2]
+    url = practice["url"]
+    day = far_day(9)
+    b1, b2 = publish(practice, blanc, day, "10:00", "10:30")
+    tag = uuid.uuid4().hex[:4]
+
+    secretary = sign_in(browser, "sec-rules", url, practice["secretary"])
+    go(secretary, "#/reglages")
+    secretary.wait("#medecin-select")
+    secretary.eval(f"(() => {{ const s = document.querySelector('#medecin-select');"
+                   f" if (s.value !== '{blanc['id']}') {{ s.value = '{blanc['id']}';"
+                   " s.dispatchEvent(new Event('change')); } })()")
+    secretary.wait(f'#motif-list[data-medecin="{blanc["id"]}"]')
+    for label, minutes in ((f"Bilan complet {tag}", "60"), (f"Consultation courte {tag}", "15")):
+        secretary.fill("#motif-libelle", label)
+        secretary.fill("#motif-duree", minutes)
+        secretary.press("#motif-libelle", "Enter")
+        secretary.waitFunction(f"() => document.querySelector('#motif-list').textContent.includes({label!r})")
+    secretary.fill("#motif-libelle", f"Consultation courte {tag}")  # a duplicate: refused clearly
+    secretary.click("#motif-submit")
+    secretary.wait('[data-testid="motif-error"]')
+    secretary.fill("#regle-preavis_minimum_minutes", "90")
+    secretary.click("#regles-save")
+    secretary.wait('[data-testid="regles-saved"]')
+    no_serious_axe_violations(secretary, "motifs and rules")
+    shot(secretary, "20-motifs-et-regles")
+
+    alice = sign_in(browser, "alice-rules", url, "alice@demo.fr")
+    go(alice, f"#/rdv?medecin={blanc['id']}&date={day}")
+    alice.click(f'.slot[data-creneau="{b1}"]')
+    alice.wait("#motif-consultation")
+    assert "Réservation en ligne jusqu'à 90 min avant le créneau" in alice.text("#rules-note")
+    too_long = alice.eval("[...document.querySelectorAll('#motif-consultation option')]"
+                          f".find(o => o.textContent.startsWith('Bilan complet {tag}')).disabled")
+    assert too_long is True
+    alice.click("#book-confirm")  # no reason chosen: the form itself refuses, nothing is sent
+    assert alice.eval("document.querySelector('#motif-consultation').validity.valueMissing") is True
+    assert alice.count('[data-testid="banner-success"]') == 0
+    alice.eval(f"(() => {{ const s = document.querySelector('#motif-consultation');"
+               f" s.value = [...s.options].find(o => o.textContent.startsWith('Consultation courte {tag}')).value;"
+               " s.dispatchEvent(new Event('change')); })()")
+    no_serious_axe_violations(alice, "booking with a visit reason")
+    shot(alice, "21-patient-motif-et-regles")
+    alice.click("#book-confirm")
+    alice.wait('[data-testid="banner-success"]')
+    status, mine = http("GET", f"{url}/api/rendezvous/?medecin={blanc['id']}",
+                        token=practice["alice@demo.fr"]["access"])
+    booked = next(r for r in mine["results"] if r["creneau"]["id"] == b1)
+    assert booked["motif_consultation"]["libelle"] == f"Consultation courte {tag}", booked
+
+    # The doctor closes to new patients online: Chloé, who never saw him, is told why.
+    secretary.click("#nouveaux-patients")
+    secretary.waitFunction("() => document.querySelector('#nouveaux-patients').checked === false"
+                           " && document.querySelector('.alert-success')")
+    chloe = sign_in(browser, "chloe-rules", url, "chloe@demo.fr")
+    go(chloe, f"#/rdv?medecin={blanc['id']}&date={day}")
+    chloe.click(f'.slot[data-creneau="{b2}"]')
+    chloe.wait("#rules-note")
+    assert "ne prend pas de nouveaux patients en ligne" in chloe.text("#rules-note")
+    chloe.eval(f"(() => {{ const s = document.querySelector('#motif-consultation'); s.value = [...s.options]"
+               f".find(o => o.textContent.startsWith('Consultation courte {tag}')).value; }})()")
+    chloe.click("#book-confirm")
+    chloe.wait('[data-testid="banner-error"]')
+    assert "n'accepte pas de nouveaux patients" in chloe.text('[data-testid="banner-error"]')
+    status, slot = http("GET", f"{url}/api/creneaux/{b2}/", token=blanc["access"])
+    assert slot["disponible"] is True, slot  # nothing written
+    status, body = http("PATCH", f"{url}/api/medecins/{blanc['id']}/", {"nouveaux_patients_en_ligne": True},
+                        practice["secretary_access"])
+    assert status == 200, body
+    status, body = http("PATCH", f"{url}/api/cabinets/{practice['cabinet']}/regles/",
+                        {"preavis_minimum_minutes": 0}, practice["secretary_access"])
+    assert status == 200, body
+    no_errors_but(secretary, 409)
+    no_errors(alice)
+    no_errors_but(chloe, 403)

@@ -48,9 +48,9 @@ export function mount(view, ctx, params) {
     journal: [], // live changes seen while loading, replayed on the fresh list
   };
 
-  const specialite = h('select', { name: 'specialite', id: 'f-specialite' }, h('option', { value: '', text: 'Toutes les spécialités' }));
-  const ville = h('input', { name: 'ville', id: 'f-ville', placeholder: 'Ville' });
-  const q = h('input', { name: 'q', id: 'f-q', placeholder: 'Nom ou spécialité', type: 'search' });
+  const specialite = h('select', { name: 'specialite', id: 'f-specialite', 'aria-label': 'Spécialité' }, h('option', { value: '', text: 'Toutes les spécialités' }));
+  const ville = h('input', { name: 'ville', id: 'f-ville', placeholder: 'Ville', 'aria-label': 'Ville' });
+  const q = h('input', { name: 'q', id: 'f-q', placeholder: 'Nom ou spécialité', type: 'search', 'aria-label': 'Nom ou spécialité' });
   const doctorList = h('div', { class: 'doctor-list', id: 'doctor-list' });
   const searchForm = h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); search(); } },
     q, specialite, ville, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Rechercher' }));
