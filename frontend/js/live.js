@@ -20,7 +20,8 @@ let hooks = { authRequired: () => {}, status: () => {} };
 export function on(event, fn) {
   if (!listeners.has(event)) listeners.set(event, new Set());
   listeners.get(event).add(fn);
-  return () => listeners.get(event).delete(fn);
+  // After disconnect() (log-out) the table is empty: a view unmounting later has nothing to remove.
+  return () => listeners.get(event)?.delete(fn);
 }
 
 function dispatch(event, payload) {
