@@ -526,6 +526,7 @@ def test_visit_reasons_and_rules_are_set_by_the_practice_and_shown_to_the_patien
     go(chloe, f"#/rdv?medecin={blanc['id']}&date={day}")
     chloe.click(f'.slot[data-creneau="{b2}"]')
     chloe.wait("#rules-note")
+    chloe.wait("#motif-consultation")
     assert "ne prend pas de nouveaux patients en ligne" in chloe.text("#rules-note")
     chloe.eval(f"(() => {{ const s = document.querySelector('#motif-consultation'); s.value = [...s.options]"
                f".find(o => o.textContent.startsWith('Consultation courte {tag}')).value; }})()")
