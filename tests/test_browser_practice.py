@@ -641,3 +641,37 @@ def test_a_patient_made_on_the_phone_claims_the_record_from_the_e_mail_link(brow
     status, found = http("GET", f"{url}/api/patients/?q={tag}", token=practice["secretary_access"])
     assert [p["id"] for p in found["results"]] == [patient["id"]] and found["results"][0]["compte_actif"], found
     no_errors_but(page, 400)  # the refused bad token
+
+
+def test_the_doctor_moves_a_booking_from_his_agenda_and_the_patient_sees_it_live(browser, practice):  # noqa: F811
+    need(practice, "/api/rendezvous/{id}/move/")
+    petit = practice["doctors"][1]
+    url = practice["url"]
+    day = far_day(13)
+    d1, d2 = publish(practice, petit, day, "17:00", "17:30")
+    bob = practice["bob@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": d1}, bob["access"])
+    assert status == 201, rdv
+
+    patient = sign_in(browser, "bob-live-move", url, "bob@demo.fr")
+    go(patient, "#/mes-rdv")
+    patient.wait(f'.rdv[data-rdv="{rdv["id"]}"][data-creneau="{d1}"]')
+    patient.eval("window.__sameDocument = true")
+
+    doctor = sign_in(browser, "petit-move", url, petit["email"])
+    go(doctor, f"#/agenda?date={day}")
+    row = f'.agenda-row[data-creneau="{d1}"]'
+    doctor.click(f'{row} [data-action="move"]')
+    doctor.wait(f'{row} .move-target[data-creneau="{d2}"]')
+    no_serious_axe_violations(doctor, "agenda move picker")
+    doctor.click(f'{row} .move-target[data-creneau="{d2}"]')
+    doctor.wait(f'.agenda-row[data-creneau="{d2}"][data-rdv="{rdv["id"]}"]')
+    doctor.wait(f'.agenda-row[data-creneau="{d1}"][data-statut="LIBRE"]')
+
+    # Bob's list follows without a reload: the booking now shows its new time, marked moved.
+    card = f'.rdv[data-rdv="{rdv["id"]}"][data-creneau="{d2}"]'
+    patient.wait(card)
+    assert "17h30" in patient.text(card) and "Déplacé" in patient.text(card)
+    assert patient.eval("window.__sameDocument") is True
+    for page in (patient, doctor):
+        no_errors(page)
