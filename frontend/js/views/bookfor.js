@@ -103,6 +103,7 @@ export function bookFor(panel, { slot, medecin, onBooked, onClose }) {
 
   function select(patient) {
     selected = patient;
+    clear(results);
     chosen.hidden = false;
     chosen.dataset.patient = patient.id;
     chosen.textContent = `Patient : ${personName(patient)}${patient.telephone ? ` — ${patient.telephone}` : ''}`;
