@@ -148,8 +148,16 @@ def test_secretary_day_shows_every_doctor_live_confirms_and_cancels(browser, pra
     no_serious_axe_violations(secretary, "day view")
     shot(secretary, "11-secretariat-journee")
 
+    # By keyboard: the panel opens focused, Escape closes it and gives the focus back.
+    secretary.press(f'{cell} [data-action="cancel"]', "Enter")
+    secretary.wait("#cancel-phone")
+    assert secretary.eval("document.activeElement.id") == "cancel-motif"
+    secretary.press("#cancel-motif", "Escape")
+    secretary.wait("#journee-panel", state="hidden")
+    assert secretary.eval("document.activeElement.dataset.action") == "cancel"
+
     # Cancel: the panel shows how to reach the patient; the slot is free again, live.
-    secretary.click(f'{cell} [data-action="cancel"]')
+    secretary.press(f'{cell} [data-action="cancel"]', "Enter")
     secretary.wait("#cancel-phone")
     secretary.waitFunction("() => !document.querySelector('#cancel-phone').textContent.includes('recherche')")
     assert "Prévenir le patient" in secretary.text("#cancel-phone")

@@ -159,26 +159,32 @@ export function mount(view, ctx, params) {
 
   // --- the side panel (one action at a time)
 
+  // Escape closes it; focus goes back to the button that opened it (if still there).
   function openPanel(title, fill) {
     closePanel();
+    const trigger = document.activeElement;
+    const back = trigger && trigger.closest && trigger.closest('[data-creneau]')
+      ? [trigger.closest('[data-creneau]').dataset.creneau, trigger.dataset.action] : null;
     let cleanup = () => {};
     const body = h('div', { class: 'stack' });
     clear(panel, h('h2', { id: 'journee-panel-title', class: 'sr-only', text: title }), body);
     panel.hidden = false;
-    closePanel = () => {
+    closePanel = (restore = false) => {
       cleanup();
       panel.hidden = true;
       clear(panel);
       closePanel = () => {};
+      if (restore && back) grid.querySelector(`[data-creneau="${back[0]}"] [data-action="${back[1]}"]`)?.focus();
     };
     cleanup = fill(body) || (() => {});
     panel.scrollIntoView({ block: 'nearest' });
   }
+  panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') closePanel(true); });
 
   function openBook(medecin, slot) {
     openPanel('Réserver pour un patient', (body) => bookFor(body, {
       slot, medecin,
-      onClose: () => closePanel(),
+      onClose: () => closePanel(true),
       onBooked: (rdv, patient) => {
         if (patient && patient.telephone) state.phones.set(patient.id, patient.telephone);
         closePanel();
@@ -196,7 +202,7 @@ export function mount(view, ctx, params) {
       clear(body,
         h('div', { class: 'card-head' },
           h('h3', { text: `Déplacer le rendez-vous de ${personName(rdv.patient)}` }),
-          h('button', { type: 'button', class: 'btn btn-ghost', id: 'move-close', text: 'Fermer', onclick: () => closePanel() })),
+          h('button', { type: 'button', class: 'btn btn-ghost', id: 'move-close', text: 'Fermer', onclick: () => closePanel(true) })),
         h('p', { class: 'muted', text: `Actuellement : ${formatSlot(rdv.creneau)} avec ${personName(rdv.medecin)}. Choisissez le nouveau créneau :` }),
         error, pickerBox);
       const picker = slotPicker(pickerBox, {
@@ -204,6 +210,7 @@ export function mount(view, ctx, params) {
         exclude: (s) => s.id === rdv.creneau.id,
         onPick: (slot) => doMove(rdv, slot, error, picker),
       });
+      pickerBox.querySelector('select, input')?.focus();
       return picker.destroy;
     });
   }
@@ -246,7 +253,7 @@ export function mount(view, ctx, params) {
       clear(body,
         h('div', { class: 'card-head' },
           h('h3', { text: `Annuler le rendez-vous de ${personName(rdv.patient)}` }),
-          h('button', { type: 'button', class: 'btn btn-ghost', id: 'cancel-close', text: 'Fermer', onclick: () => closePanel() })),
+          h('button', { type: 'button', class: 'btn btn-ghost', id: 'cancel-close', text: 'Fermer', onclick: () => closePanel(true) })),
         h('p', { text: `${formatSlot(rdv.creneau)} avec ${personName(rdv.medecin)}` }),
         phone, error,
         h('form', { class: 'inline-form', onsubmit: async (e) => {
