@@ -279,16 +279,6 @@ def test_weekly_hours_generate_slots_and_an_absence_lists_the_bookings_to_move(b
 CONFLICT = "Ce créneau n'est plus disponible"
 
 
-def need(practice, path: str) -> None:
-    """TEMPORARY while the move (i12-move) lands on main: skip when the OpenAPI schema has no `path`."""
-    if "paths" not in practice:
-        status, schema = http("GET", practice["url"] + "/api/schema/?format=json")
-        assert status == 200, schema
-        practice["paths"] = set(schema["paths"])
-    if path not in practice["paths"]:
-        pytest.skip(f"{path} is not on this branch yet")
-
-
 def test_secretary_books_a_phone_caller_created_on_the_spot_and_the_doctor_sees_it_live(browser, practice):  # noqa: F811
     """Issue 12 (a): the caller has no record; the secretary creates it, picks the slot and a
     visit reason; the booking is confirmed at once and the doctor's agenda shows it live."""
@@ -368,7 +358,6 @@ def test_secretary_books_a_phone_caller_created_on_the_spot_and_the_doctor_sees_
 
 def test_patient_moves_her_booking_and_the_secretary_sees_the_move_live(browser, practice):  # noqa: F811
     """Issue 12 (b), with the practice's deadline shown to the patient before it bites."""
-    need(practice, "/api/rendezvous/{id}/move/")
     roux = practice["doctors"][0]
     url = practice["url"]
     day = far_day(5)
@@ -422,7 +411,6 @@ def test_patient_moves_her_booking_and_the_secretary_sees_the_move_live(browser,
 
 def test_a_move_racing_a_booking_for_one_slot_one_wins_the_other_is_told(browser, practice):  # noqa: F811
     """Issue 12 (c): the secretary moves Bob onto a slot Chloé is booking at the same instant."""
-    need(practice, "/api/rendezvous/{id}/move/")
     roux = practice["doctors"][0]
     url = practice["url"]
     day = far_day(7)
@@ -652,7 +640,6 @@ def test_a_patient_made_on_the_phone_claims_the_record_from_the_e_mail_link(brow
 
 
 def test_the_doctor_moves_a_booking_from_his_agenda_and_the_patient_sees_it_live(browser, practice):  # noqa: F811
-    need(practice, "/api/rendezvous/{id}/move/")
     petit = practice["doctors"][1]
     url = practice["url"]
     day = far_day(13)
