@@ -670,3 +670,39 @@ def test_the_doctor_moves_a_booking_from_his_agenda_and_the_patient_sees_it_live
     assert patient.eval("window.__sameDocument") is True
     for page in (patient, doctor):
         no_errors(page)
+
+
+def test_past_the_deadline_the_patient_is_sent_to_the_desk_and_the_desk_still_cancels(browser, practice):  # noqa: F811
+    """The deadline bites: no move or cancel offered to the patient, the reason shown; the
+    secretary is not bound by it."""
+    roux = practice["doctors"][0]
+    url = practice["url"]
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    (slot,) = publish(practice, roux, tomorrow, "20:00")
+    alice = practice["alice@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": slot}, alice["access"])
+    assert status == 201, rdv
+    status, body = http("PATCH", f"{url}/api/cabinets/{practice['cabinet']}/regles/",
+                        {"delai_annulation_heures": 48}, practice["secretary_access"])
+    assert status == 200, body
+
+    patient = sign_in(browser, "alice-late", url, "alice@demo.fr")
+    go(patient, "#/mes-rdv")
+    card = f'.rdv[data-rdv="{rdv["id"]}"]'
+    patient.wait(f'{card} [data-testid="annulable"]')
+    assert "Délai dépassé" in patient.text(f'{card} [data-testid="annulable"]')
+    assert "appelez le cabinet" in patient.text(f'{card} [data-testid="annulable"]')
+    assert patient.count(f'{card} [data-action="move"]') == 0
+    assert patient.count(f'{card} [data-action="cancel"]') == 0
+    no_serious_axe_violations(patient, "booking past its deadline")
+
+    secretary = sign_in(browser, "sec-late", url, practice["secretary"])
+    go(secretary, f"#/journee?date={tomorrow}")
+    cell = f'.jcell[data-creneau="{slot}"]'
+    secretary.click(f'{cell} [data-action="cancel"]')
+    secretary.fill("#cancel-motif", "Médecin absent")
+    secretary.click("#cancel-confirm")
+    secretary.wait(f'{cell}[data-statut="LIBRE"]')
+    patient.wait(f'.rdv[data-rdv="{rdv["id"]}"][data-statut="ANNULE"]')  # live on her side
+    for page in (patient, secretary):
+        no_errors(page)
