@@ -14,6 +14,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from operations import metrics
+
 from .bus import bus
 from .catalogue import Emission
 from .models import Event, EventRoom
@@ -69,4 +71,5 @@ def send_events(emissions: list[Emission]) -> list[Event]:
         ])
         for event, rooms in zip(events, addressed, strict=True):
             transaction.on_commit(partial(bus.publish, event.name, event.payload(), rooms or None))
+        transaction.on_commit(partial(metrics.count_published, [event.name for event in events]))
     return events
