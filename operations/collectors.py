@@ -38,6 +38,12 @@ def room_count(namespace_rooms: dict) -> int:
 
 
 class RealtimeCollector(Collector):
+    def describe(self) -> list[GaugeMetricFamily]:
+        """What ``collect`` yields, without reading anything (the registry asks at
+        registration; without ``describe`` it would call ``collect`` then)."""
+        return [GaugeMetricFamily(name, "") for name in
+                ("realtime_sockets_connected", "realtime_engineio_sockets", "realtime_rooms")]
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield GaugeMetricFamily(
             "realtime_sockets_connected",
@@ -53,6 +59,9 @@ class RealtimeCollector(Collector):
 
 
 class BacklogCollector(Collector):
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily("reminders_due_unsent", "")]  # no query at registration
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             due = reminder_backlog()

@@ -61,21 +61,30 @@ Erreur = inline_serializer("OperationsErreur", {
     "details": serializers.JSONField(required=False)})
 
 
-def _checks() -> serializers.DictField:
-    return serializers.DictField(child=inline_serializer("VerificationPret", {
-        "ok": serializers.BooleanField(), "error": serializers.CharField(required=False)}))
+
+class VerificationSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Ce qui a échoué (type seul pour un client "
+                                                            "non autorisé à lire /metrics).")
 
 
-Ready = inline_serializer("Pret", {"status": serializers.ChoiceField(choices=["ok"]), "checks": _checks()})
-NotReady = inline_serializer("NonPret", {
-    "code": serializers.CharField(), "message": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=["degraded"]), "checks": _checks()})
+class PretSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="ok")
+    checks = serializers.DictField(child=VerificationSerializer(),
+                                   help_text="database, bus, reminder_scheduler, slot_generation")
+
+
+class NonPretSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    status = serializers.CharField(help_text="degraded")
+    checks = serializers.DictField(child=VerificationSerializer())
 
 
 class HealthzView(OperatorView):
     @extend_schema(
         operation_id="healthz", tags=["operations"], auth=[],
-        responses={200: inline_serializer("Vivant", {"status": serializers.ChoiceField(choices=["ok"])})},
+        responses={200: inline_serializer("Vivant", {"status": serializers.CharField(help_text="ok")})},
         description="Le processus sert des requêtes. Aucun accès à la base : pour la sonde de vie.")
     def get(self, request):
         return JsonResponse({"status": "ok"})
@@ -84,7 +93,7 @@ class HealthzView(OperatorView):
 class ReadyzView(OperatorView):
     @extend_schema(
         operation_id="readyz", tags=["operations"], auth=[],
-        responses={200: Ready, 503: OpenApiResponse(NotReady, description=(
+        responses={200: PretSerializer, 503: OpenApiResponse(NonPretSerializer, description=(
             f"{NOT_READY_CODE} : une vérification a échoué (base de données, bus Redis, "
             "planificateurs) ; le détail des erreurs seulement pour les clients autorisés à "
             "lire /metrics."))},
