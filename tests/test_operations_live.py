@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import has_postgres
-from .live import Server, free_port, http, manage, service_env, start_stack
+from .live import ROOT, Server, free_port, http, manage, service_env, start_stack
 from .rt import Party
 
 pytestmark = pytest.mark.e2e
@@ -142,3 +145,24 @@ def test_readyz_names_an_unreachable_redis_live(tmp_path):
         if server is not None:
             server.stop()
         cleanup()
+
+
+def settings_of(env: dict, code: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_ENV", "LOG_FORMAT",
+                         "METRICS_ALLOWED_IPS"}}
+    return subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c",
+                           f"from django.conf import settings as s; print({code})"],
+                          cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
+
+
+def test_log_format_defaults_and_refusals():
+    assert settings_of({}, "s.LOG_FORMAT").stdout.strip() == "text"  # make run
+    production = {"DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(64)}
+    assert settings_of(production, "s.LOG_FORMAT").stdout.strip() == "json"
+    assert settings_of({**production, "LOG_FORMAT": "text"}, "s.LOG_FORMAT").stdout.strip() == "text"
+    for env, message in (({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be text or json"),
+                         ({"METRICS_ALLOWED_IPS": "127.0.0.1,localhost"}, "'localhost' is not an IP")):
+        result = settings_of(env, "s.LOG_FORMAT")
+        assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr, result.stderr[-2000:]
+        assert message in result.stderr, result.stderr[-2000:]
