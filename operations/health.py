@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -27,7 +27,6 @@ from django.db import connection
 from realtime import scheduler
 from realtime.bus import bus
 
-_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-db")
 _db_pending: Future | None = None
 _db_lock = threading.Lock()
 _redis_clients: dict[tuple[str, float], Any] = {}  # (url, timeout) -> client (with its pool)
@@ -47,6 +46,15 @@ def _select_one() -> None:
         connection.close()
 
 
+def _check_into(future: Future) -> None:
+    try:
+        _select_one()
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(None)
+
+
 def check_database(timeout: float) -> dict[str, Any]:
     """``SELECT 1`` through the ORM, given up after ``timeout``. While a check that timed
     out is still stuck, the next ones fail at once instead of queueing behind it."""
@@ -54,7 +62,10 @@ def check_database(timeout: float) -> dict[str, Any]:
     with _db_lock:
         if _db_pending is not None and not _db_pending.done():
             return {"ok": False, "error": "la vérification précédente attend encore la base"}
-        _db_pending = future = _db_executor.submit(_select_one)
+        _db_pending = future = Future()
+        # A daemon thread, not an executor's: a check stuck on a dead database must not
+        # hold the process at exit (executor threads are joined then).
+        threading.Thread(target=_check_into, args=(future,), name="readyz-db", daemon=True).start()
     try:
         future.result(timeout=timeout)
     except FutureTimeout:
