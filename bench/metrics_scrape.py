@@ -11,8 +11,10 @@ wall time per scrape as the scraper sees it (p50, max), the server's CPU per scr
 as long a window), and the bytes of one exposition. The scrape's own gauges are checked
 against what the load generator connected.
 
-The counters' cost on the fan-out is bench/fanout.py with the ``project-nometrics``
-variant (METRICS_ENABLED=0) beside ``project`` in the same run.
+Then, in this process, what the recorders cost per call (``timeit``, best of
+``--repeat``): the work each published event, each delivery pass and each HTTP request
+adds. The counters' cost on a whole fan-out is bench/fanout.py with the
+``project-nometrics`` variant (METRICS_ENABLED=0) beside ``project`` in the same run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import signal
 import statistics
 import sys
 import time
+import timeit
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -56,6 +59,41 @@ def series(url: str, pid: int, scrapes: int) -> dict:
     idle = c.cpu_seconds(pid) - cpu0 - cpu
     return {"p50": statistics.median(times), "max": max(times), "mean": statistics.fmean(times),
             "cpuMs": 1000 * max(cpu - idle, 0.0) / scrapes, "bytes": len(body), "body": body}
+
+
+def recorder_costs(repeat: int) -> list[list]:
+    """Microseconds per call of each recorder, on and off (METRICS_ENABLED)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medical_booking.settings")
+    import django
+
+    django.setup()
+    from datetime import UTC, datetime
+
+    from django.conf import settings
+
+    from operations import metrics
+
+    message = {"event": "notification:general",
+               "data": [{"type": "info", "message": "x", "data": {}, "eventId": 1,
+                         "emittedAt": datetime.now(UTC).isoformat()}]}
+    calls = {
+        "count_published (one event, after commit)": lambda: metrics.count_published(["notification:general"]),
+        "count_delivered (one delivery pass)": lambda: metrics.count_delivered("notification:general", 1000),
+        "observe_delivery (one event, lag)": lambda: metrics.observe_delivery(message),
+        "observe_request (one HTTP request)": lambda: metrics.observe_request(
+            "POST", "/api/notifications/broadcast/", 201, 0.012),
+    }
+    rows = []
+    number = 20_000
+    for name, call in calls.items():
+        figures = []
+        for enabled in (True, False):
+            settings.METRICS_ENABLED = enabled
+            best = min(timeit.repeat(call, number=number, repeat=repeat))
+            figures.append(1e6 * best / number)
+        rows.append([name, figures[0], figures[1]])
+    settings.METRICS_ENABLED = True
+    return rows
 
 
 def main() -> None:
@@ -115,6 +153,10 @@ def main() -> None:
     print(f"over the {len(runs)} runs: wall p50 median {statistics.median(p50s):.2f} ms "
           f"(spread {min(p50s):.2f}-{max(p50s):.2f}); server CPU median {statistics.median(cpus):.2f} ms/scrape "
           f"(spread {min(cpus):.2f}-{max(cpus):.2f})")
+    print()
+    print(f"recorders, microseconds per call (best of {args.repeat} x 20,000 calls, in this process):")
+    print(c.table(["recorder", "METRICS_ENABLED=1 us", "METRICS_ENABLED=0 us"],
+                  [[name, round(on, 2), round(off, 2)] for name, on, off in recorder_costs(args.repeat)]))
 
 
 if __name__ == "__main__":
