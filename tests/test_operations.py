@@ -262,14 +262,16 @@ def test_published_counts_after_commit_only(django_capture_on_commit_callbacks):
 
 
 def test_delivery_lag_from_emitted_at():
-    before = sample("realtime_event_delivery_lag_seconds_count")
-    le_5 = sample("realtime_event_delivery_lag_seconds_bucket", le="5.0")
+    before = sample("realtime_event_delivery_lag_seconds_count", event="test:lag")
+    le_5 = sample("realtime_event_delivery_lag_seconds_bucket", event="test:lag", le="5.0")
+    le_2 = sample("realtime_event_delivery_lag_seconds_bucket", event="test:lag", le="2.5")
     emitted = (timezone.now() - timedelta(seconds=3)).isoformat()
-    metrics.observe_delivery({"event": "x", "data": [{"eventId": 1, "emittedAt": emitted}]})
-    metrics.observe_delivery({"event": "x", "data": ["not an event payload"]})  # ignored
-    assert sample("realtime_event_delivery_lag_seconds_count") == before + 1
-    assert sample("realtime_event_delivery_lag_seconds_bucket", le="5.0") == le_5 + 1
-    assert sample("realtime_event_delivery_lag_seconds_sum") >= 3.0
+    metrics.observe_delivery({"event": "test:lag", "data": [{"eventId": 1, "emittedAt": emitted}]})
+    metrics.observe_delivery({"event": "test:lag", "data": ["not an event payload"]})  # ignored
+    assert sample("realtime_event_delivery_lag_seconds_count", event="test:lag") == before + 1
+    assert sample("realtime_event_delivery_lag_seconds_bucket", event="test:lag", le="5.0") == le_5 + 1
+    assert sample("realtime_event_delivery_lag_seconds_bucket", event="test:lag", le="2.5") == le_2  # 3 s late
+    assert sample("realtime_event_delivery_lag_seconds_sum", event="test:lag") >= 3.0
 
 
 @pytest.mark.django_db
