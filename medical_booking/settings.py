@@ -448,6 +448,18 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # (0: not in the server; ``manage.py generer_creneaux`` from cron instead).
 CRENEAUX_HORIZON_SEMAINES = env_int("CRENEAUX_HORIZON_SEMAINES", 8)
 CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
+# Password reset / claim links (rendezvous/comptes.py) point to the web front:
+# FRONTEND_URL + /reinitialiser?uid=…&token=… (empty: the host the request came to).
+FRONTEND_URL = os.environ.get("FRONTEND_URL", "")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+if "EMAIL_BACKEND" not in globals():  # the outbox (issue 13) may configure mail itself
+    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
+    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)

@@ -9,7 +9,7 @@ from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
 from operations.views import HealthzView, MetricsView, ReadyzView
 from realtime.api import NotificationViewSet
-from rendezvous import api_agenda
+from rendezvous import api_agenda, api_cabinet, api_comptes
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
@@ -40,6 +40,8 @@ api = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="docs"),
     path("", include(api_agenda.urlpatterns)),  # a doctor's weekly hours and absences
+    path("", include(api_cabinet.urlpatterns)),  # patients, a practice's rules, visit reasons
+    path("", include(api_comptes.urlpatterns)),  # password reset (and claiming a phone-made record)
     path("", include(router.urls)),
 ]
 
@@ -53,6 +55,7 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", frontend.index, name="frontend"),
     path("login", frontend.index, name="frontend-login"),
+    path("reinitialiser", frontend.index, name="frontend-reinitialiser"),  # the reset e-mail's link
 ]
 
 handler400 = "medical_booking.api.handler400"

@@ -81,7 +81,10 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
     if created:
         return [
             Emission(RENDEZVOUS_CREATED, patient, data),
-            Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data),
+            Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data,
+                     # Booked by the practice for a patient: confirmed at once.
+                     message="Nouveau rendez-vous confirmé (pris par le cabinet)"
+                     if rdv.statut == StatutRendezVous.CONFIRME else ""),
             # Only to the screens showing this agenda: a role-wide fan-out per booking
             # would cost every patient online a delivery (see bench/README.md).
             Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)], data["creneau"]),

@@ -19,11 +19,12 @@ from django.utils import timezone
 from audit import journal
 from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
 
-from . import policies
+from . import policies, regles
 from .models import (
     ACTIVE_STATUTS,
     Creneau,
     Medecin,
+    Motif,
     RendezVous,
     Role,
     StatutRendezVous,
@@ -154,27 +155,53 @@ def withdraw_creneau(*, acteur: User, creneau: Creneau) -> Creneau:
         return creneau
 
 
-def book_creneau(*, patient: User, creneau: Creneau, motif: str = "") -> RendezVous:
-    """Book a slot; the database decides who wins a race (partial unique index)."""
+def book_creneau(
+    *, patient: User, creneau: Creneau, motif: str = "", motif_consultation: Motif | None = None,
+    acteur: User | None = None,
+) -> RendezVous:
+    """Book a slot; the database decides who wins a race (partial unique index).
+
+    ``acteur`` is who books: the patient online (the default), bound by the practice's
+    rules (``rendezvous.regles``); or the practice's staff for a patient (a phone call, the
+    desk), confirmed at once and bound only by the slot's length against the visit reason.
+    """
+    acteur = acteur or patient
+    par_le_cabinet = acteur.pk != patient.pk
     if patient.role != Role.PATIENT:
         raise PermissionRefusee("Seul un patient peut prendre rendez-vous", code="role_interdit")
+    if par_le_cabinet and not policies.can_book_for_patient(acteur, creneau.medecin):
+        raise PermissionRefusee("Vous ne prenez rendez-vous que dans votre cabinet")
     # A ``reserve`` annotation read before this call (selectors.creneaux) is stale from
     # here on: without it the serializers ask the database, and the booking's own payloads
     # (REST 201, rendezvous:created, creneau:unavailable, the 409) show the slot as taken.
     vars(creneau).pop("reserve", None)
     if not creneau.actif:
-        _conflict(creneau, patient)
+        _conflict(creneau, acteur)
     if creneau.debut <= timezone.now():
         raise DomainError("Ce créneau est déjà passé", code="creneau_passe")
+    regles.check_motif(creneau, motif_consultation, en_ligne=not par_le_cabinet)
+    if not par_le_cabinet:
+        regles.check_preavis(creneau)
+        regles.check_nouveaux_patients(patient, creneau.medecin, motif_consultation)
     # Taken from here on, whoever wins: the payloads serialise it as such without a query.
     creneau.reserve = True
     try:
         with transaction.atomic():
-            rdv = RendezVous.objects.create(patient=patient, creneau=creneau, motif=motif)
-            _journal(patient, journal.Action.CREATION, rdv)
+            if not par_le_cabinet:
+                regles.check_limite(patient, creneau.medecin.cabinet)
+            rdv = RendezVous.objects.create(
+                patient=patient, creneau=creneau, motif=motif, motif_consultation=motif_consultation,
+                pris_par=acteur,
+                statut=StatutRendezVous.CONFIRME if par_le_cabinet else StatutRendezVous.EN_ATTENTE,
+                confirme_at=timezone.now() if par_le_cabinet else None,
+            )
+            _journal(acteur, journal.Action.CREATION, rdv)
             return rdv
     except IntegrityError:
-        _conflict(creneau, patient)
+        _conflict(creneau, acteur)
+    except DomainError:
+        vars(creneau).pop("reserve", None)  # refused before the slot was taken
+        raise
 
 
 def _conflict(creneau: Creneau, patient: User) -> None:
