@@ -166,3 +166,33 @@ def test_log_format_defaults_and_refusals():
         result = settings_of(env, "s.LOG_FORMAT")
         assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr, result.stderr[-2000:]
         assert message in result.stderr, result.stderr[-2000:]
+
+
+async def test_two_processes_count_on_their_own_registries(tmp_path, requires_postgres, requires_redis):
+    """One process, one registry: the publishing server counts the publication, each server
+    the deliveries to its own sockets, across the Redis bus."""
+    stack = start_stack(tmp_path, servers=2, postgres=True, redis=True)
+    party = Party(stack.url)
+    name = "notification:general"
+    try:
+        a, b = (server.url for server in stack.servers)
+        before = [scrape(a), scrape(b)]
+        await party.connect("alice", url=a)
+        await party.connect("bob", url=b)
+        connected = [scrape(a), scrape(b)]
+        assert [value(s, "realtime_sockets_connected") for s in connected] == [1, 1]
+        status, event = party.api("admin", "POST", "notifications/broadcast/", {"message": "deux"}, url=a)
+        assert status == 201, event
+        for client in party.clients.values():
+            await client.wait_for(name, lambda p: p["eventId"] == event["id"])
+        after = [scrape(a), scrape(b)]
+    finally:
+        await party.close()
+        stack.close()
+
+    def moved(metric: str, i: int, **labels) -> float:
+        return value(after[i], metric, **labels) - value(before[i], metric, **labels)
+
+    assert [moved("realtime_events_published_total", i, event=name) for i in (0, 1)] == [1, 0]
+    assert [moved("realtime_events_delivered_total", i, event=name) for i in (0, 1)] == [1, 1]
+    assert [moved("realtime_event_delivery_lag_seconds_count", i, event=name) for i in (0, 1)] == [1, 1]
