@@ -34,6 +34,7 @@ from .serializers import (
     CreneauCreateSerializer,
     CreneauSerializer,
     CreneauSerieSerializer,
+    DeplacementSerializer,
     MedecinSerializer,
     MedecinUpdateSerializer,
     MeSerializer,
@@ -310,6 +311,37 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         rdv = services.confirm_rendezvous(acteur=request.user, rdv=self.get_object())
+        return Response(rendezvous_data(rdv))
+
+    @extend_schema(
+        request=DeplacementSerializer,
+        responses={
+            200: RendezVousSerializer,
+            400: _erreur(
+                "validation_error ; meme_creneau : déjà sur ce créneau ; creneau_autre_cabinet ; "
+                "medecin_different : un patient reste chez le même médecin"),
+            403: _erreur(
+                "delai_depasse : trop tard pour qu'un patient déplace (details.limite)"),
+            404: _erreur("not_found : rendez-vous ou créneau inconnu"),
+            409: _erreur(
+                "creneau_indisponible (details.creneau, comme une réservation perdue) ; "
+                "rendezvous_annule ; creneau_passe ; preavis_insuffisant ; creneau_trop_court"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move the booking onto another slot of its practice, atomically: 200 on the new
+        slot, or an error and nothing changed (the old slot is kept)."""
+        data = valid(DeplacementSerializer, request.data)
+        rdv = self.get_object()
+        creneau = get_object_or_404(
+            Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
+        )
+        try:
+            rdv = services.move_rendezvous(acteur=request.user, rdv=rdv, creneau=creneau)
+        except CreneauIndisponible as exc:
+            exc.details = {"creneau": CreneauSerializer(exc.creneau).data}
+            raise
         return Response(rendezvous_data(rdv))
 
     @extend_schema(request=AnnulationSerializer, responses=RendezVousSerializer)

@@ -81,9 +81,11 @@ def _claim(rdv: RendezVous, offset: int, statut: str, now: datetime) -> bool:
     try:
         with transaction.atomic():
             # Re-check inside the transaction: cancelled or moved since the candidates query?
-            if not RendezVous.objects.filter(
+            # The booking's row is locked (as cancel and move lock it): a move committing
+            # meanwhile cannot leave a reminder of the time it left.
+            if not RendezVous.objects.select_for_update().filter(
                 pk=rdv.pk, statut=StatutRendezVous.CONFIRME, creneau_id=rdv.creneau_id
-            ).exists():
+            ).values_list("pk", flat=True).first():
                 return False
             Rappel.objects.create(
                 rendezvous=rdv, offset_minutes=offset, debut=rdv.creneau.debut, statut=statut, created_at=now

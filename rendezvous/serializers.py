@@ -128,6 +128,12 @@ class CreneauSerieSerializer(serializers.Serializer):
     duree_minutes = serializers.IntegerField(min_value=5, max_value=720)
 
 
+class DeplacementSerializer(serializers.Serializer):
+    """``POST /api/rendezvous/{id}/move/``: the slot the booking moves to."""
+
+    creneau = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
 class MotifCourtSerializer(serializers.ModelSerializer):
     class Meta:
         model = Motif
