@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from django.apps import apps
+from django.db.models import Count
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -71,5 +73,43 @@ class BacklogCollector(Collector):
             "at scrape time; shared by every process).", value=due)
 
 
+# The outbox (e-mails and SMS, ``outbox.Envoi``) when that app is installed: rows not sent
+# yet, and rows given up on (they stay for an operator). Sent rows are not counted (they
+# are deleted after their retention; counting them would scan the table).
+OUTBOX_PENDING = ("A_ENVOYER", "ECHEC")
+
+
+def outbox_backlog() -> dict[str, int] | None:
+    """Rows by status among those not sent, or None without the outbox app."""
+    if not apps.is_installed("outbox"):
+        return None
+    envoi = apps.get_model("outbox", "Envoi")
+    counts = dict.fromkeys(OUTBOX_PENDING, 0)
+    rows = envoi.objects.filter(statut__in=OUTBOX_PENDING).values("statut").annotate(n=Count("id"))
+    counts.update({row["statut"]: row["n"] for row in rows})
+    return counts
+
+
+class OutboxCollector(Collector):
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily("outbox_backlog", "")] if apps.is_installed("outbox") else []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = outbox_backlog()
+        except Exception as exc:
+            logger.warning("metrics: outbox backlog unavailable (%s: %s)", type(exc).__name__, exc)
+            return
+        if counts is None:
+            return
+        family = GaugeMetricFamily(
+            "outbox_backlog", "Outbox messages (e-mail, SMS) not sent, by status: A_ENVOYER (due or "
+            "waiting for a retry), ECHEC (given up); read from the database at scrape time.", labels=["statut"])
+        for statut, n in counts.items():
+            family.add_metric([statut], n)
+        yield family
+
+
 REGISTRY.register(RealtimeCollector())
 REGISTRY.register(BacklogCollector())
+REGISTRY.register(OutboxCollector())

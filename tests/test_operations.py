@@ -351,3 +351,25 @@ def test_room_count_leaves_out_the_namespace_and_per_socket_rooms():
     rooms = {None: {"a": "ea", "b": "eb"}, "a": {"a": "ea"}, "b": {"b": "eb"},
              "user:1": {"a": "ea"}, "user:2": {"b": "eb"}, "role:PATIENT": {"a": "ea", "b": "eb"}}
     assert room_count(rooms) == 3
+
+
+@pytest.mark.django_db
+def test_outbox_backlog_by_status(client):
+    from django.apps import apps
+
+    if not apps.is_installed("outbox"):
+        pytest.skip("no outbox app in this tree")
+    envoi = apps.get_model("outbox", "Envoi")
+
+    def backlog() -> dict[str, float]:
+        text = client.get("/metrics").content.decode()
+        family = next(fam for fam in text_string_to_metric_families(text) if fam.name == "outbox_backlog")
+        return {s.labels["statut"]: s.value for s in family.samples}
+
+    before = backlog()
+    assert set(before) == {"A_ENVOYER", "ECHEC"}
+    for i, statut in enumerate(["A_ENVOYER", "A_ENVOYER", "ECHEC", "ENVOYE"]):
+        envoi.objects.create(canal="EMAIL", destinataire=f"x{i}@example.fr", type="test", texte="t",
+                             cle=f"test:metrics:{i}", statut=statut,
+                             envoye_at=timezone.now() if statut == "ENVOYE" else None)
+    assert backlog() == {"A_ENVOYER": before["A_ENVOYER"] + 2, "ECHEC": before["ECHEC"] + 1}
