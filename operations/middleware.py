@@ -3,8 +3,10 @@
 
 The route is the URL pattern that matched (``/api/rendezvous/<id:pk>/``), never the raw
 path, so the metric's labels stay few; a request no pattern matched is ``<unmatched>``.
-The user is the one the view authenticated (DRF sets it on the Django request), read
-without triggering a session lookup of its own. Socket.IO and static files do not pass
+The line names the route, not the path: a path may carry a secret (a calendar
+subscription's token, ``/calendrier/<jeton>.ics``). The user is the one the view
+authenticated (DRF sets it on the Django request), read without triggering a session
+lookup of its own. Socket.IO and static files do not pass
 through Django and are not counted here.
 """
 
@@ -53,11 +55,10 @@ class RequestMetricsMiddleware:
                 "user_id": user_id_of(request),
                 "method": request.method,
                 "route": route,
-                "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 2),
             }
-            access_logger.info("%s %s %s %.1f ms user=%s request_id=%s", request.method, request.path,
+            access_logger.info("%s %s %s %.1f ms user=%s request_id=%s", request.method, route,
                                response.status_code, fields["duration_ms"], fields["user_id"],
                                fields["request_id"], extra={"http": fields})
         return response
