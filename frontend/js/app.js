@@ -11,6 +11,7 @@ import * as horaires from './views/horaires.js';
 import * as journee from './views/journee.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
+import * as preferences from './views/preferences.js';
 import * as publish from './views/publish.js';
 import * as reglages from './views/reglages.js';
 
@@ -25,6 +26,7 @@ const PATIENT_ROUTES = [
   ['mes-rdv', 'Mes rendez-vous', bookings],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
+  ['preferences', 'Préférences', preferences],
 ];
 const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],

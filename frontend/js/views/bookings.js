@@ -3,6 +3,7 @@
 
 import { ApiError, api, getAll } from '../api.js';
 import * as live from '../live.js';
+import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { slotPicker } from './slotpicker.js';
 import { badge, clear, errorMessage, flash, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
@@ -39,6 +40,7 @@ export function mount(view, ctx) {
           : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a)} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
       actions, moveBox);
     actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'message', text: 'Écrire au médecin', onclick: () => ctx.go('messages', { avec: rdv.medecin.id }) }));
+    if (upcomingRdv) actions.append(icsButton(rdv));
     if (upcomingRdv && open(rdv)) {
       actions.append(
         h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'move', text: 'Déplacer', 'aria-expanded': 'false',
