@@ -19,6 +19,7 @@ export function mount(view, ctx, params) {
     slots: new Map(), // id -> slot
     rdvs: new Map(), // id -> booking
     phones: new Map(), // patient id -> telephone (looked up when needed)
+    absences: new Map(), // doctor id -> absences covering the day
   };
   let closePanel = () => {};
 
@@ -58,11 +59,13 @@ export function mount(view, ctx, params) {
     const cabinet = ctx.me.cabinet ? { cabinet: ctx.me.cabinet } : {};
     grid.setAttribute('aria-busy', 'true');
     try {
-      const [slots, rdvs] = await Promise.all([
+      const [slots, rdvs, absences] = await Promise.all([
         getAll(`creneaux/?${qs({ ...window_, ...cabinet })}`),
         getAll(`rendezvous/?${qs(window_)}`),
+        absencesOn(day),
       ]);
       if (day !== state.day) return; // a newer request won
+      state.absences = absences;
       state.slots = new Map(slots.map((s) => [s.id, s]));
       state.rdvs = new Map(rdvs.map((r) => [r.id, r]));
       render();
@@ -71,6 +74,25 @@ export function mount(view, ctx, params) {
     } finally {
       grid.removeAttribute('aria-busy');
     }
+  }
+
+  // Each doctor's absences covering the day (shown in the column's head).
+  async function absencesOn(day) {
+    const lists = await Promise.all(state.medecins.map((m) => getAll(`medecins/${m.id}/absences/?a_venir=true`, 1)
+      .catch(() => [])));
+    return new Map(state.medecins.map((m, i) => [m.id, lists[i].filter(
+      (a) => localDate(a.debut) <= day && localDate(a.fin) >= day)]));
+  }
+
+  function absenceText(a) {
+    // Midnight to 23:59 (or beyond the day) reads as the whole day.
+    const from = localDate(a.debut) < state.day || localTime(a.debut) === '00:00' ? null : localTime(a.debut);
+    const to = localDate(a.fin) > state.day || localTime(a.fin) >= '23:59' ? null : localTime(a.fin);
+    let when = 'toute la journée';
+    if (from && to) when = `de ${from} à ${to}`;
+    else if (from) when = `à partir de ${from}`;
+    else if (to) when = `jusqu'à ${to}`;
+    return `Absent ${when}${a.motif ? ` — ${a.motif}` : ''}`;
   }
 
   const medecinOf = (id) => state.medecins.find((m) => m.id === id);
@@ -109,6 +131,7 @@ export function mount(view, ctx, params) {
       class: 'card journee-col', 'data-medecin': medecin.id, 'aria-labelledby': `journee-col-${medecin.id}`,
     },
     h('h3', { id: `journee-col-${medecin.id}` }, personName(medecin), ' ', h('span', { class: 'muted', text: medecin.specialite })),
+    (state.absences.get(medecin.id) || []).map((a) => h('p', { class: 'absence-note', 'data-absence': a.id, text: absenceText(a) })),
     rows.length ? h('div', { class: 'journee-rows' }, rows.map((r) => cell(medecin, r)))
       : h('p', { class: 'muted', text: 'Aucun créneau ce jour-là.' }))));
   }
