@@ -722,3 +722,27 @@ def test_past_the_deadline_the_patient_is_sent_to_the_desk_and_the_desk_still_ca
     patient.wait(f'.rdv[data-rdv="{rdv["id"]}"][data-statut="ANNULE"]')  # live on her side
     for page in (patient, secretary):
         no_errors(page)
+
+
+def test_the_secretary_drags_a_booking_onto_another_doctors_free_slot(browser, practice):  # noqa: F811
+    roux, petit, _ = practice["doctors"]
+    url = practice["url"]
+    day = far_day(15)
+    (g1,) = publish(practice, roux, day, "13:00")
+    (g2,) = publish(practice, petit, day, "13:30")
+    bob = practice["bob@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": g1}, bob["access"])
+    assert status == 201, rdv
+
+    secretary = sign_in(browser, "sec-drag", url, practice["secretary"])
+    go(secretary, f"#/journee?date={day}")
+    secretary.wait(f'.jcell[data-creneau="{g1}"][data-rdv="{rdv["id"]}"]')
+    secretary.wait(f'.jcell[data-creneau="{g2}"][data-statut="LIBRE"]')
+    secretary.drag(source=f'.jcell[data-creneau="{g1}"]', target=f'.jcell[data-creneau="{g2}"]')
+    moved = f'.journee-col[data-medecin="{petit["id"]}"] .jcell[data-creneau="{g2}"][data-rdv="{rdv["id"]}"]'
+    secretary.wait(moved)
+    secretary.wait(f'.jcell[data-creneau="{g1}"][data-statut="LIBRE"]')
+    secretary.wait('[data-testid="journee-success"]')
+    status, body = http("GET", f"{url}/api/rendezvous/{rdv['id']}/", token=bob["access"])
+    assert body["creneau"]["id"] == g2 and body["medecin"]["id"] == petit["id"], body
+    no_errors(secretary)

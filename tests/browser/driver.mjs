@@ -7,6 +7,7 @@
 //
 //   open {page, viewport?}            a fresh browser context (own localStorage) + page
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
+//   drag {page, source, target}      (HTML5 drag and drop)
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
@@ -69,6 +70,7 @@ const ops = {
   fill: async ({ page: n, selector, value }) => { await page(n).fill(selector, value); return true; },
   press: async ({ page: n, selector, key }) => { await page(n).press(selector, key); return true; },
   click: async ({ page: n, selector }) => { await page(n).click(selector); return true; },
+  drag: async ({ page: n, source, target }) => { await page(n).dragAndDrop(source, target); return true; },
   clickMany: async ({ targets }) => {
     await Promise.all(targets.map((t) => page(t.page).click(t.selector)));
     return true;

@@ -20,6 +20,7 @@ export function mount(view, ctx, params) {
     rdvs: new Map(), // id -> booking
     phones: new Map(), // patient id -> telephone (looked up when needed)
     absences: new Map(), // doctor id -> absences covering the day
+    dragging: null, // the booking being dragged onto another slot
   };
   let closePanel = () => {};
 
@@ -177,7 +178,47 @@ export function mount(view, ctx, params) {
       actions.append(h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'book', text: 'Réserver',
         'aria-label': `Réserver ${time} avec ${personName(medecin)}`, onclick: () => openBook(medecin, slot) }));
     }
+    dragAndDrop(el, active, slot);
     return el;
+  }
+
+  // Drag a booking onto a free slot (any doctor of the practice): the same move as the
+  // "Déplacer" button, which stays the keyboard's way.
+  function dragAndDrop(el, active, slot) {
+    if (active && new Date(slot.debut) > new Date()) {
+      el.draggable = true;
+      el.addEventListener('dragstart', (e) => {
+        state.dragging = active.id;
+        e.dataTransfer.setData('text/plain', String(active.id));
+        e.dataTransfer.effectAllowed = 'move';
+      });
+      el.addEventListener('dragend', () => { state.dragging = null; });
+    } else if (!active && isFree(slot)) {
+      el.addEventListener('dragover', (e) => {
+        if (!state.dragging) return;
+        e.preventDefault();
+        el.classList.add('drop-target');
+      });
+      el.addEventListener('dragleave', () => el.classList.remove('drop-target'));
+      el.addEventListener('drop', (e) => {
+        e.preventDefault();
+        el.classList.remove('drop-target');
+        const rdv = state.rdvs.get(Number(e.dataTransfer.getData('text/plain')) || state.dragging);
+        state.dragging = null;
+        if (rdv) dropMove(rdv, slot);
+      });
+    }
+  }
+
+  async function dropMove(rdv, slot) {
+    try {
+      const moved = await api('POST', `rendezvous/${rdv.id}/move/`, { creneau: slot.id });
+      upsert(moved);
+      toast('Rendez-vous déplacé', 'success');
+      showBanner('success', `Rendez-vous de ${personName(moved.patient)} déplacé au ${formatSlot(moved.creneau)} avec ${personName(moved.medecin)}.`);
+    } catch (error) {
+      showBanner('error', errorMessage(error));
+    }
   }
 
   // --- the side panel (one action at a time)
