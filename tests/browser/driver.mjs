@@ -32,8 +32,13 @@ const browser = await chromium.launch({
   ],
   // Playwright gives every launch a fresh temporary user-data-dir, removed on close.
 });
-// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts).
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts);
+// read on first use, so the other operations work without it.
+let axeSource = null;
+const AXE = () => {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  return axeSource;
+};
 const pages = new Map();
 const logs = new Map();
 
@@ -99,7 +104,7 @@ const ops = {
   log: async ({ page: n }) => logs.get(n) || [],
   axe: async ({ page: n, include, tags }) => {
     const p = page(n);
-    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE);
+    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE());
     return p.evaluate(async ([root, values]) => {
       // Colours are judged at rest, not halfway through a fade-in.
       for (const animation of document.getAnimations()) animation.finish();
