@@ -226,12 +226,15 @@ def create_server() -> socketio.AsyncServer:
     # one (its connect handler still running) is refused at the end of its connect.
     revocations: deque[tuple[float, int, frozenset[str]]] = deque()
 
-    def revoked(user_id: int, session: str | None, jti: str | None) -> bool:
+    def revoked(user_id: int, session: str | None, jti: str | None, since: float) -> bool:
+        """Revoked since the token check began? One received before it was committed before
+        it (published after commit), so the check itself refused an old token; a token
+        issued after it (a new log-in, a password just changed) must pass."""
         horizon = time.monotonic() - REVOCATION_MEMORY_SECONDS
         while revocations and revocations[0][0] < horizon:
             revocations.popleft()
-        return any(user == user_id and (not keys or session in keys or jti in keys)
-                   for _, user, keys in revocations)
+        return any(user == user_id and at >= since and (not keys or session in keys or jti in keys)
+                   for at, user, keys in revocations)
 
     async def revoke_here(user_id: int, sessions: list[str], jtis: list[str]) -> None:
         """Close this server's sockets of the user (of those sessions or tokens, if given)."""
@@ -272,6 +275,7 @@ def create_server() -> socketio.AsyncServer:
         raw = extract_token(environ, auth)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
+        checked_at = time.monotonic()
         identity = await sync_to_async(authenticate_token)(raw)
         if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
@@ -279,7 +283,7 @@ def create_server() -> socketio.AsyncServer:
         if last_event_id is False:
             raise socketio.exceptions.ConnectionRefusedError(ERR_LAST_EVENT_ID)
         user = identity.user
-        if revoked(user.pk, identity.session, identity.jti):
+        if revoked(user.pk, identity.session, identity.jti, since=checked_at):
             # revoked while its token was checked (from here to its rooms nothing awaits)
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
         rooms = auto_rooms(user)
