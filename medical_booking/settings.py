@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "messagerie",
     "realtime",
     "audit",  # access log of personal data (audit.JournalAcces)
+    "outbox",  # e-mail and SMS to patients, preferences, calendar subscriptions
 ]
 
 MIDDLEWARE = [
@@ -309,6 +310,8 @@ REST_FRAMEWORK = {
         "password_reset_ip": os.environ.get("THROTTLE_PASSWORD_RESET_IP", "20/hour"),
         "password_reset_email": os.environ.get("THROTTLE_PASSWORD_RESET_EMAIL", "5/hour"),
         "broadcast": os.environ.get("THROTTLE_BROADCAST", "10/min"),
+        # Anonymous reads of the published slots (publication/), per client IP.
+        "fhir_publication": os.environ.get("THROTTLE_FHIR_PUBLICATION", "120/min"),
     },
     # Proxies in front that append to X-Forwarded-For: the client is the address that many
     # hops from the end. 0: the header is ignored (anyone can write it), the peer is the client.
@@ -405,14 +408,7 @@ CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
 # FRONTEND_URL + /reinitialiser?uid=…&token=… (empty: the host the request came to).
 FRONTEND_URL = os.environ.get("FRONTEND_URL", "")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
-if "EMAIL_BACKEND" not in globals():  # the outbox (issue 13) may configure mail itself
-    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
-    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-    EMAIL_PORT = env_int("EMAIL_PORT", 25)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# E-mail settings: with the outbox's, at the end of this module.
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
@@ -422,3 +418,56 @@ REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
 # and clock skew between servers. A gap over REPLAY_MAX_EVENTS makes clients reconnect
 # and replay instead.
 BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
+
+# Slots published to other systems (publication/, SMART Scheduling Links under /fhir/).
+# Absolute URLs of the manifest and files: FHIR_BASE_URL (e.g. https://rdv.example.fr),
+# else the request's scheme and host. Booking deep links go into the web front at
+# FRONTEND_URL (above), else the same origin. Cache-Control max-age (seconds) of those
+# responses: the polling interval suggested to the clients.
+FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "").rstrip("/")
+FHIR_PUBLICATION_MAX_AGE = env_int("FHIR_PUBLICATION_MAX_AGE", 300)
+
+# --- Patients reached outside the app (outbox/, rendezvous/calendrier.py) -----------------
+# Links in e-mails and calendar subscription URLs start with FRONTEND_URL (above).
+# E-mail: SMTP when EMAIL_HOST is set (production), else the console (``make run``: the
+# messages show in the server's output). EMAIL_BACKEND (a dotted path) wins over both.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# A mail server that hangs must not hold a sender past its lease (OUTBOX_LEASE_SECONDS).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
+DEFAULT_FROM_EMAIL_ADDRESS = DEFAULT_FROM_EMAIL.rpartition("<")[2].rstrip(">").strip()
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SMS: a dotted path to a ``outbox.sms.BaseSmsBackend`` (console, file, or a provider's).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "outbox.sms.ConsoleSmsBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "sent-sms"))
+SMS_SENDER = os.environ.get("SMS_SENDER", "RDV MEDIC")
+# Phone numbers are read in this region when written without +country (E.164 stored).
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "FR")
+# The outbox's sender: in every server process every N seconds (0: not in the server;
+# ``manage.py send_outbox`` from cron instead), at most OUTBOX_BATCH rows per claim. A
+# failed send is tried again after OUTBOX_BACKOFF_SECONDS, doubling each time, at most
+# OUTBOX_MAX_TENTATIVES times, then the row is ECHEC (visible in the admin). A claimed row
+# comes back to other senders after OUTBOX_LEASE_SECONDS (a sender killed mid-send).
+OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 5)
+OUTBOX_BATCH = env_int("OUTBOX_BATCH", 20)
+OUTBOX_MAX_TENTATIVES = env_int("OUTBOX_MAX_TENTATIVES", 5)
+OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 30)
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# Sent rows (their text is personal data) are deleted after this many days (0: kept).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 90)
+# Unsubscribe links in e-mails (signed, no login) stay valid this many days.
+DESABONNEMENT_MAX_AGE_DAYS = env_int("DESABONNEMENT_MAX_AGE_DAYS", 365)
+# iCalendar: the domain of bookings' UIDs (never change it: calendars key entries on it),
+# the organiser's name, how far back subscription feeds go.
+CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "medical-booking.local")
+CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Rendez-vous médicaux")
+CALENDAR_FEED_PAST = timedelta(days=env_int("CALENDAR_FEED_PAST_DAYS", 90))

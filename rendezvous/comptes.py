@@ -10,17 +10,18 @@ the same row, its bookings kept.
 from __future__ import annotations
 
 import logging
+import uuid
+from functools import partial
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from medical_booking.errors import DomainError
+from outbox.services import envoyer_email, envoyer_maintenant
 
 from .models import Role, User
 
@@ -52,18 +53,15 @@ def lien_reinitialisation(user: User, base_url: str) -> str:
 
 
 def envoyer_lien(user: User, base_url: str) -> None:
-    """E-mail the link once the surrounding transaction (if any) commits; a mail server
-    failure is logged, never shown (the answer is the same whether an address exists)."""
+    """Write the e-mail to the outbox (with the surrounding transaction, if any) and try
+    it at once after commit; a mail server failure is retried by the outbox's senders,
+    never shown (the answer is the same whether an address exists)."""
     lien = lien_reinitialisation(user, base_url)
     nom = f" {user.get_full_name()}" if user.get_full_name() else ""
-
-    def send() -> None:
-        try:
-            send_mail(SUJET, CORPS.format(nom=nom, lien=lien), settings.DEFAULT_FROM_EMAIL, [user.email])
-        except Exception:  # noqa: BLE001 - an SMTP outage must not turn into a 500 after commit
-            logger.exception("password reset e-mail not sent to user %s", user.pk)
-
-    transaction.on_commit(send)
+    with transaction.atomic():
+        envoi = envoyer_email(destinataire=user.email, sujet=SUJET, texte=CORPS.format(nom=nom, lien=lien),
+                              type="password_reset", cle=f"password_reset:{user.pk}:{uuid.uuid4().hex}", user=user)
+    transaction.on_commit(partial(envoyer_maintenant, envoi.pk))
 
 
 def demander_reinitialisation(email: str, base_url: str) -> None:

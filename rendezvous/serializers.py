@@ -9,6 +9,7 @@ from medical_booking.fields import MAX_ID, BoundedDateTimeField
 
 from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, Motif, RendezVous, User
 from .regles import annulable_jusqu_a, regles_de
+from .telephone import telephone_saisi
 
 
 def local_iso(value, tzinfo) -> str:
@@ -23,7 +24,16 @@ class UserPublicSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TelephoneField(serializers.CharField):
+    """A phone number, stored in E.164 (``+33612345678``); invalid: 400 ``telephone_invalide``."""
+
+    def to_internal_value(self, data):
+        return telephone_saisi(super().to_internal_value(data))
+
+
 class MeSerializer(serializers.ModelSerializer):
+    telephone = TelephoneField(max_length=30, required=False, allow_blank=True)
+
     class Meta:
         model = User
         fields = ["id", "email", "first_name", "last_name", "telephone", "role", "cabinet"]
@@ -35,7 +45,7 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
     first_name = serializers.CharField(max_length=150, required=False, default="")
     last_name = serializers.CharField(max_length=150, required=False, default="")
-    telephone = serializers.CharField(max_length=30, required=False, default="")
+    telephone = TelephoneField(max_length=30, required=False, default="", allow_blank=True)
 
 
 class ReglesSerializer(serializers.Serializer):

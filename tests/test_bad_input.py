@@ -133,7 +133,7 @@ ID_ROUTES = [
     ("get", "/api/medecins/{id}/absences/"),
     ("post", "/api/medecins/{id}/absences/"),
     ("delete", "/api/medecins/{id}/absences/{id}/"),
-    ("delete", "/api/medecins/1/absences/{id}/"),
+    ("delete", "/api/medecins/987654321/absences/{id}/"),
 ]
 
 

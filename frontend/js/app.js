@@ -9,6 +9,7 @@ import * as booking from './views/booking.js';
 import * as bookings from './views/bookings.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
+import * as preferences from './views/preferences.js';
 import * as publish from './views/publish.js';
 
 const DEMO = [
@@ -22,6 +23,7 @@ const PATIENT_ROUTES = [
   ['mes-rdv', 'Mes rendez-vous', bookings],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
+  ['preferences', 'Préférences', preferences],
 ];
 const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],

@@ -2,6 +2,7 @@
 
 import { getAll } from '../api.js';
 import * as live from '../live.js';
+import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { badge, clear, errorMessage, flash, formatSlot, h, personName, toast } from '../ui.js';
 
@@ -27,6 +28,7 @@ export function mount(view, ctx) {
       actions);
     actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'message', text: 'Écrire au médecin', onclick: () => ctx.go('messages', { avec: rdv.medecin.id }) }));
     if (isUpcoming(rdv)) {
+      actions.append(icsButton(rdv));
       actions.append(h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-action': 'cancel', text: 'Annuler le rendez-vous', onclick: () => askCancel(rdv, actions) }));
     }
     return el;
