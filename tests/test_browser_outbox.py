@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 
 import icalendar
@@ -101,3 +102,29 @@ def test_preferences_screen_and_the_ics_button(browser, site, day):  # noqa: F81
         "console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     assert not [line for line in log if "status of 400" not in line and not (
         line.startswith("requestfailed") and "/socket.io/" in line)], log
+
+
+def test_a_doctor_subscribes_to_their_agenda(browser, site, day):  # noqa: F811
+    token = site["users"]["bob@demo.fr"]["access"]
+    status, rdv = http("POST", f"{site['url']}/api/rendezvous/", {"creneau": day["s2"]}, token)
+    assert status == 201, rdv
+    page = sign_in_small(browser, "doctor-agenda", site, "dr.bernard@demo.fr")
+    page.eval("window.location.hash = '#/preferences'")
+    page.wait("#calendar-make")
+    assert page.count("#prefs-kinds") == 0  # no e-mail/SMS choices for a doctor
+    page.press("#calendar-make", "Enter")
+    page.wait("#calendar-url")
+    url = page.eval("document.querySelector('#calendar-url').value")
+    with urllib.request.urlopen(site["url"] + "/" + url.split("/", 3)[3], timeout=30) as response:
+        cal = icalendar.Calendar.from_ical(response.read())
+    [event] = [e for e in cal.walk("VEVENT") if str(e["UID"]).startswith(f"rendezvous-{rdv['id']}@")]
+    assert "Bob" in str(event["SUMMARY"])  # the doctor's agenda names the patient
+    no_horizontal_scroll(page)
+    no_serious_axe_violations(page, "doctor's calendar at 360 px")
+    page.press("#calendar-revoke", "Enter")
+    page.wait("#calendar-url", state="hidden")
+    try:
+        urllib.request.urlopen(site["url"] + "/" + url.split("/", 3)[3], timeout=30)
+        raise AssertionError("a revoked calendar URL still answers")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
