@@ -90,6 +90,13 @@ def sign_in(browser, name: str, url: str, email: str, *, viewport: dict | None =
     return page
 
 
+def choose_doctor(page, doctor_id: int) -> None:
+    """Pick a doctor in the screen's doctor select (no change event if already chosen)."""
+    page.eval(f"(() => {{ const s = document.querySelector('#medecin-select');"
+              f" if (s.value !== '{doctor_id}') {{ s.value = '{doctor_id}';"
+              " s.dispatchEvent(new Event('change')); } })()")
+
+
 def no_serious_axe_violations(page, where: str) -> None:
     violations = [v for v in page.axe() if v["impact"] in ("serious", "critical")]
     assert not violations, f"{where}: {json.dumps(violations, ensure_ascii=False, indent=1)}"
@@ -190,9 +197,7 @@ def test_weekly_hours_generate_slots_and_an_absence_lists_the_bookings_to_move(b
     secretary.wait("#horaires-form")
     secretary.wait("#plages-empty")  # no hours yet
     secretary.wait("#medecin-select")
-    secretary.eval(f"(() => {{ const s = document.querySelector('#medecin-select');"
-                   f" if (s.value !== '{petit['id']}') {{ s.value = '{petit['id']}';"
-                   " s.dispatchEvent(new Event('change')); } })()")
+    choose_doctor(secretary, petit["id"])
     secretary.wait(f'#plages[data-medecin="{petit["id"]}"] #plages-empty')
 
     # Thursday 09:00–11:00 by 30 minutes, typed in and saved by keyboard.
@@ -247,6 +252,19 @@ def test_weekly_hours_generate_slots_and_an_absence_lists_the_bookings_to_move(b
     secretary.wait("#abs-list [data-absence]")
     no_serious_axe_violations(secretary, "absences")
     shot(secretary, "14-absence")
+
+    # The day view shows the absence in the doctor's column, and the booking left to move.
+    go(secretary, f"#/journee?date={thursday}")
+    note = f'.journee-col[data-medecin="{petit["id"]}"] .absence-note'
+    secretary.wait(note)
+    assert "Absent toute la journée — Congrès" in secretary.text(note)
+    secretary.wait(f'.jcell[data-rdv="{rdv["id"]}"] [data-action="move"]')
+    assert secretary.count(f'.journee-col[data-medecin="{roux["id"]}"] .absence-note') == 0
+    go(secretary, "#/horaires")
+    secretary.wait("#medecin-select")
+    choose_doctor(secretary, petit["id"])
+    secretary.wait(f'#plages[data-medecin="{petit["id"]}"] .plage')
+    secretary.wait("#abs-list [data-absence]")
 
     # An absence in the past: a clear error, nothing recorded.
     yesterday = (today - timedelta(days=1)).isoformat()
@@ -473,9 +491,7 @@ def test_visit_reasons_and_rules_are_set_by_the_practice_and_shown_to_the_patien
     secretary = sign_in(browser, "sec-rules", url, practice["secretary"])
     go(secretary, "#/reglages")
     secretary.wait("#medecin-select")
-    secretary.eval(f"(() => {{ const s = document.querySelector('#medecin-select');"
-                   f" if (s.value !== '{blanc['id']}') {{ s.value = '{blanc['id']}';"
-                   " s.dispatchEvent(new Event('change')); } })()")
+    choose_doctor(secretary, blanc["id"])
     secretary.wait(f'#motif-list[data-medecin="{blanc["id"]}"]')
     for label, minutes in ((f"Bilan complet {tag}", "60"), (f"Consultation courte {tag}", "15")):
         secretary.fill("#motif-libelle", label)
@@ -706,3 +722,27 @@ def test_past_the_deadline_the_patient_is_sent_to_the_desk_and_the_desk_still_ca
     patient.wait(f'.rdv[data-rdv="{rdv["id"]}"][data-statut="ANNULE"]')  # live on her side
     for page in (patient, secretary):
         no_errors(page)
+
+
+def test_the_secretary_drags_a_booking_onto_another_doctors_free_slot(browser, practice):  # noqa: F811
+    roux, petit, _ = practice["doctors"]
+    url = practice["url"]
+    day = far_day(15)
+    (g1,) = publish(practice, roux, day, "13:00")
+    (g2,) = publish(practice, petit, day, "13:30")
+    bob = practice["bob@demo.fr"]
+    status, rdv = http("POST", f"{url}/api/rendezvous/", {"creneau": g1}, bob["access"])
+    assert status == 201, rdv
+
+    secretary = sign_in(browser, "sec-drag", url, practice["secretary"])
+    go(secretary, f"#/journee?date={day}")
+    secretary.wait(f'.jcell[data-creneau="{g1}"][data-rdv="{rdv["id"]}"]')
+    secretary.wait(f'.jcell[data-creneau="{g2}"][data-statut="LIBRE"]')
+    secretary.drag(source=f'.jcell[data-creneau="{g1}"]', target=f'.jcell[data-creneau="{g2}"]')
+    moved = f'.journee-col[data-medecin="{petit["id"]}"] .jcell[data-creneau="{g2}"][data-rdv="{rdv["id"]}"]'
+    secretary.wait(moved)
+    secretary.wait(f'.jcell[data-creneau="{g1}"][data-statut="LIBRE"]')
+    secretary.wait('[data-testid="journee-success"]')
+    status, body = http("GET", f"{url}/api/rendezvous/{rdv['id']}/", token=bob["access"])
+    assert body["creneau"]["id"] == g2 and body["medecin"]["id"] == petit["id"], body
+    no_errors(secretary)

@@ -7,6 +7,7 @@
 //
 //   open {page, viewport?}            a fresh browser context (own localStorage) + page
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
+//   drag {page, source, target}      (HTML5 drag and drop)
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
@@ -31,8 +32,13 @@ const browser = await chromium.launch({
   ],
   // Playwright gives every launch a fresh temporary user-data-dir, removed on close.
 });
-// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts).
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts);
+// read on first use, so the other operations work without it.
+let axeSource = null;
+const AXE = () => {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  return axeSource;
+};
 const pages = new Map();
 const logs = new Map();
 
@@ -69,6 +75,7 @@ const ops = {
   fill: async ({ page: n, selector, value }) => { await page(n).fill(selector, value); return true; },
   press: async ({ page: n, selector, key }) => { await page(n).press(selector, key); return true; },
   click: async ({ page: n, selector }) => { await page(n).click(selector); return true; },
+  drag: async ({ page: n, source, target }) => { await page(n).dragAndDrop(source, target); return true; },
   clickMany: async ({ targets }) => {
     await Promise.all(targets.map((t) => page(t.page).click(t.selector)));
     return true;
@@ -97,7 +104,7 @@ const ops = {
   log: async ({ page: n }) => logs.get(n) || [],
   axe: async ({ page: n, include, tags }) => {
     const p = page(n);
-    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE);
+    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE());
     return p.evaluate(async ([root, values]) => {
       // Colours are judged at rest, not halfway through a fade-in.
       for (const animation of document.getAnimations()) animation.finish();

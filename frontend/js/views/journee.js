@@ -19,6 +19,8 @@ export function mount(view, ctx, params) {
     slots: new Map(), // id -> slot
     rdvs: new Map(), // id -> booking
     phones: new Map(), // patient id -> telephone (looked up when needed)
+    absences: new Map(), // doctor id -> absences covering the day
+    dragging: null, // the booking being dragged onto another slot
   };
   let closePanel = () => {};
 
@@ -58,11 +60,13 @@ export function mount(view, ctx, params) {
     const cabinet = ctx.me.cabinet ? { cabinet: ctx.me.cabinet } : {};
     grid.setAttribute('aria-busy', 'true');
     try {
-      const [slots, rdvs] = await Promise.all([
+      const [slots, rdvs, absences] = await Promise.all([
         getAll(`creneaux/?${qs({ ...window_, ...cabinet })}`),
         getAll(`rendezvous/?${qs(window_)}`),
+        absencesOn(day),
       ]);
       if (day !== state.day) return; // a newer request won
+      state.absences = absences;
       state.slots = new Map(slots.map((s) => [s.id, s]));
       state.rdvs = new Map(rdvs.map((r) => [r.id, r]));
       render();
@@ -71,6 +75,25 @@ export function mount(view, ctx, params) {
     } finally {
       grid.removeAttribute('aria-busy');
     }
+  }
+
+  // Each doctor's absences covering the day (shown in the column's head).
+  async function absencesOn(day) {
+    const lists = await Promise.all(state.medecins.map((m) => getAll(`medecins/${m.id}/absences/?a_venir=true`, 1)
+      .catch(() => [])));
+    return new Map(state.medecins.map((m, i) => [m.id, lists[i].filter(
+      (a) => localDate(a.debut) <= day && localDate(a.fin) >= day)]));
+  }
+
+  function absenceText(a) {
+    // Midnight to 23:59 (or beyond the day) reads as the whole day.
+    const from = localDate(a.debut) < state.day || localTime(a.debut) === '00:00' ? null : localTime(a.debut);
+    const to = localDate(a.fin) > state.day || localTime(a.fin) >= '23:59' ? null : localTime(a.fin);
+    let when = 'toute la journée';
+    if (from && to) when = `de ${from} à ${to}`;
+    else if (from) when = `à partir de ${from}`;
+    else if (to) when = `jusqu'à ${to}`;
+    return `Absent ${when}${a.motif ? ` — ${a.motif}` : ''}`;
   }
 
   const medecinOf = (id) => state.medecins.find((m) => m.id === id);
@@ -109,6 +132,7 @@ export function mount(view, ctx, params) {
       class: 'card journee-col', 'data-medecin': medecin.id, 'aria-labelledby': `journee-col-${medecin.id}`,
     },
     h('h3', { id: `journee-col-${medecin.id}` }, personName(medecin), ' ', h('span', { class: 'muted', text: medecin.specialite })),
+    (state.absences.get(medecin.id) || []).map((a) => h('p', { class: 'absence-note', 'data-absence': a.id, text: absenceText(a) })),
     rows.length ? h('div', { class: 'journee-rows' }, rows.map((r) => cell(medecin, r)))
       : h('p', { class: 'muted', text: 'Aucun créneau ce jour-là.' }))));
   }
@@ -154,7 +178,47 @@ export function mount(view, ctx, params) {
       actions.append(h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'book', text: 'Réserver',
         'aria-label': `Réserver ${time} avec ${personName(medecin)}`, onclick: () => openBook(medecin, slot) }));
     }
+    dragAndDrop(el, active, slot);
     return el;
+  }
+
+  // Drag a booking onto a free slot (any doctor of the practice): the same move as the
+  // "Déplacer" button, which stays the keyboard's way.
+  function dragAndDrop(el, active, slot) {
+    if (active && new Date(slot.debut) > new Date()) {
+      el.draggable = true;
+      el.addEventListener('dragstart', (e) => {
+        state.dragging = active.id;
+        e.dataTransfer.setData('text/plain', String(active.id));
+        e.dataTransfer.effectAllowed = 'move';
+      });
+      el.addEventListener('dragend', () => { state.dragging = null; });
+    } else if (!active && isFree(slot)) {
+      el.addEventListener('dragover', (e) => {
+        if (!state.dragging) return;
+        e.preventDefault();
+        el.classList.add('drop-target');
+      });
+      el.addEventListener('dragleave', () => el.classList.remove('drop-target'));
+      el.addEventListener('drop', (e) => {
+        e.preventDefault();
+        el.classList.remove('drop-target');
+        const rdv = state.rdvs.get(Number(e.dataTransfer.getData('text/plain')) || state.dragging);
+        state.dragging = null;
+        if (rdv) dropMove(rdv, slot);
+      });
+    }
+  }
+
+  async function dropMove(rdv, slot) {
+    try {
+      const moved = await api('POST', `rendezvous/${rdv.id}/move/`, { creneau: slot.id });
+      upsert(moved);
+      toast('Rendez-vous déplacé', 'success');
+      showBanner('success', `Rendez-vous de ${personName(moved.patient)} déplacé au ${formatSlot(moved.creneau)} avec ${personName(moved.medecin)}.`);
+    } catch (error) {
+      showBanner('error', errorMessage(error));
+    }
   }
 
   // --- the side panel (one action at a time)
