@@ -38,6 +38,8 @@ const STAFF_ROUTES = [
 ];
 // The secretary opens on the practice's day, every doctor side by side.
 const SECRETARY_ROUTES = [['journee', 'Journée du cabinet', journee], ...STAFF_ROUTES];
+// A doctor may subscribe a calendar application to their agenda.
+const DOCTOR_ROUTES = [...STAFF_ROUTES, ['preferences', 'Mon agenda', preferences]];
 
 // Events the server keeps in the notification centre (the others are live-only).
 const STORED = new Set([
@@ -200,7 +202,8 @@ async function start() {
   }
   if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash}`);
   scheduleRefresh();
-  ctx.routes = { PATIENT: PATIENT_ROUTES, ADMINCABINET: SECRETARY_ROUTES }[ctx.me.role] || STAFF_ROUTES;
+  ctx.routes = { PATIENT: PATIENT_ROUTES, ADMINCABINET: SECRETARY_ROUTES, MEDECIN: DOCTOR_ROUTES }[ctx.me.role]
+    || STAFF_ROUTES;
   renderShell();
   live.connect({
     authRequired: () => showLogin('Session expirée, reconnectez-vous.'),
