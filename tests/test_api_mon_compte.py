@@ -51,10 +51,10 @@ def change_password(access: str, payload, **extra):
 
 @pytest.fixture
 def revocations(monkeypatch) -> list:
-    """What was handed to the bus to close sockets: ``(user_id, sessions, jtis)``."""
+    """What was handed to the bus to close sockets: ``(user_id, sessions, jtis, version)``."""
     calls = []
-    monkeypatch.setattr(bus, "revoke", lambda user_id, sessions=(), jtis=(): calls.append(
-        (user_id, list(sessions), list(jtis))))
+    monkeypatch.setattr(bus, "revoke", lambda user_id, sessions=(), jtis=(), version=None: calls.append(
+        (user_id, list(sessions), list(jtis), version)))
     return calls
 
 
@@ -144,8 +144,8 @@ def test_password_change_ends_every_session_and_gives_this_device_a_new_one(
     for tokens in (here, elsewhere):
         assert_error(me(tokens["access"]), 401, "token_not_valid")
         assert_error(refresh(tokens["refresh"]), 401, "token_not_valid")
-    # ...their sockets are closed on every server (the whole user, published after commit)...
-    assert revocations == [(p.pk, [], [])]
+    # ...their sockets are closed on every server (those of earlier tokens, published after commit)...
+    assert revocations == [(p.pk, [], [], 1)]
     assert TokenVersion.objects.get(user=p).version == 1
     # ...and the pair returned works, as a new session.
     assert body(me(data["access"]))["id"] == p.pk
@@ -247,7 +247,7 @@ def test_logout_all_refuses_every_token_of_the_user_and_closes_their_sockets(
         assert_error(me(access), 401, "token_not_valid")
     for token in (here["refresh"], rotated["refresh"]):
         assert_error(refresh(token), 401, "token_not_valid")
-    assert revocations == [(p.pk, [], [])]
+    assert revocations == [(p.pk, [], [], 1)]
     # Another user keeps their sessions; the user logs in again with the same password.
     assert me(other_user["access"]).status_code == 200 and refresh(other_user["refresh"]).status_code == 200
     fresh = login(p.email)
