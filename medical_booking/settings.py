@@ -311,6 +311,7 @@ REST_FRAMEWORK = {
         "register": os.environ.get("THROTTLE_REGISTER", "20/hour"),
         "password_reset_ip": os.environ.get("THROTTLE_PASSWORD_RESET_IP", "20/hour"),
         "password_reset_email": os.environ.get("THROTTLE_PASSWORD_RESET_EMAIL", "5/hour"),
+        "password_change": os.environ.get("THROTTLE_PASSWORD_CHANGE", "10/hour"),
         "broadcast": os.environ.get("THROTTLE_BROADCAST", "10/min"),
         # Anonymous reads of the published slots (publication/), per client IP.
         "fhir_publication": os.environ.get("THROTTLE_FHIR_PUBLICATION", "120/min"),

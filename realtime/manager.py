@@ -156,7 +156,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         self._layer = None
         # Sockets replaying missed events (see realtime.replay): sid -> ReplayGuard.
         self.guards: dict = {}
-        # Set by the server: ``async (user_id, sessions, jtis)`` closing matching sockets.
+        # Set by the server: ``async (user_id, sessions, jtis, version)`` closing matching sockets.
         self.on_revoke = None
         # Catch-up state (see the module docstring); tracking starts with the listener.
         self._tracking = False
@@ -332,19 +332,23 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     # ---- revocations ----------------------------------------------------------------------
 
-    async def revoke(self, user_id: int, sessions: list[str] = (), jtis: list[str] = ()) -> None:
-        """Close the user's sockets (of those sessions/tokens, if any given) here and on
-        every other server."""
+    async def revoke(self, user_id: int, sessions: list[str] = (), jtis: list[str] = (),
+                     version: int | None = None) -> None:
+        """Close the user's sockets (of those sessions/tokens, if any given; opened with a
+        token older than ``version``, if given) here and on every other server."""
         message = {"method": "revoke", "user": user_id, "sessions": list(sessions),
-                   "jtis": list(jtis), "host_id": self.host_id}
+                   "jtis": list(jtis), "version": version, "host_id": self.host_id}
         await self._apply_revocation(message)
         await self._publish(message)
 
     async def _apply_revocation(self, message: dict) -> None:
         if self.on_revoke is None or self.server is None or not isinstance(message.get("user"), int):
             return
+        version = message.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            version = None  # none given (a session's logout), or from a server before issue 14
         await self.on_revoke(message["user"], list(message.get("sessions") or ()),
-                             list(message.get("jtis") or ()))
+                             list(message.get("jtis") or ()), version)
 
     # ---- the channel layer ----------------------------------------------------------------
 

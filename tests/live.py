@@ -23,7 +23,8 @@ from devtools.net import free_port, http
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 THROTTLE_ENV = ("THROTTLE_LOGIN_IP", "THROTTLE_LOGIN_EMAIL", "THROTTLE_REGISTER",
-                "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST")
+                "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST",
+                "THROTTLE_PASSWORD_CHANGE")
 
 
 def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callable]:
