@@ -128,6 +128,21 @@ class PasswordResetEmailThrottle(EmailThrottle):
     scope = "password_reset_email"
 
 
+class UserThrottle(CacheRateThrottle):
+    """Counted per authenticated user (anonymous requests are refused before: not counted)."""
+
+    def get_ident_for(self, request) -> str | None:
+        user = getattr(request, "user", None)
+        return f"user-{user.pk}" if user is not None and user.pk is not None else None
+
+
+class PasswordChangeThrottle(UserThrottle):
+    """Attempts at ``POST /api/me/password/`` per account: a stolen access token must not
+    become a way to guess the current password (issue 14)."""
+
+    scope = "password_change"
+
+
 class BroadcastThrottle(CacheRateThrottle):
     """Per sending user: a broadcast fans out to many sockets."""
 

@@ -175,12 +175,16 @@ def user_version(user) -> int:
 def revoke_user(user_id: int) -> None:
     """Every token of this user issued so far stops working, and their sockets close.
 
-    Called on a password change or a deactivation (``rendezvous.signals.access_revoked``).
+    Called on a password change or a deactivation (``rendezvous.signals.access_revoked``)
+    and by "log out everywhere". The sockets closed are those opened with an earlier
+    version: the session that follows (a new log-in, the pair a password change returns)
+    connects at once and stays, even on a server the revocation reaches late.
     """
     with transaction.atomic(savepoint=False):
         TokenVersion.objects.get_or_create(user_id=user_id)
         TokenVersion.objects.filter(pk=user_id).update(version=F("version") + 1)
-        transaction.on_commit(partial(bus.revoke, user_id))
+        version = TokenVersion.objects.filter(pk=user_id).values_list("version", flat=True).get()
+        transaction.on_commit(partial(bus.revoke, user_id, version=version))
 
 
 def end_session(user, refresh: RefreshToken, access: Token) -> None:
@@ -210,6 +214,7 @@ class SocketIdentity:
     exp: int
     session: str | None
     jti: str | None
+    version: int = 0  # the token's ``ver``: a revocation of the user closes earlier versions
 
 
 def extract_token(environ: dict, auth: object) -> str | None:
@@ -247,4 +252,4 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
         return None
     jti = token.get(api_settings.JTI_CLAIM)
     return SocketIdentity(user=user, exp=int(token["exp"]), session=session_of(token),
-                          jti=jti if isinstance(jti, str) else None)
+                          jti=jti if isinstance(jti, str) else None, version=version_of(token))

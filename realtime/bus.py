@@ -49,9 +49,11 @@ class Bus:
         )
         future.result(timeout=30)
 
-    def revoke(self, user_id: int, sessions: list[str] = (), jtis: list[str] = ()) -> None:
-        """Close the sockets of a user (of some sessions/tokens only, if given) on every server."""
-        args = (user_id, list(sessions), list(jtis))
+    def revoke(self, user_id: int, sessions: list[str] = (), jtis: list[str] = (),
+               version: int | None = None) -> None:
+        """Close the sockets of a user (of some sessions/tokens only, if given; of tokens
+        older than ``version`` only, if given) on every server."""
+        args = (user_id, list(sessions), list(jtis), version)
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._queue.put_nowait, ("revoke", args))
             return

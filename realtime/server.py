@@ -193,6 +193,7 @@ class SocketState:
     auto: frozenset[str]
     session: str | None = None  # the token's session (logout closes its sockets)
     jti: str | None = None
+    version: int = 0  # the token's version (a revocation of the user closes older ones)
     joined: set[str] = field(default_factory=set)
     tokens: float = 0.0
     stamp: float = 0.0
@@ -224,25 +225,38 @@ def create_server() -> socketio.AsyncServer:
     sockets: dict[str, SocketState] = {}
     # Revocations applied in the last seconds: a socket whose token was checked just before
     # one (its connect handler still running) is refused at the end of its connect.
-    revocations: deque[tuple[float, int, frozenset[str]]] = deque()
+    revocations: deque[tuple[float, int, frozenset[str], int | None]] = deque()
 
-    def revoked(user_id: int, session: str | None, jti: str | None) -> bool:
+    def hit(keys: frozenset[str], below: int | None, session: str | None, jti: str | None,
+            version: int) -> bool:
+        """Does a revocation (of ``keys``, or of versions ``< below``, or of everything) cover
+        a token? A whole-user revocation with a version spares the tokens issued after it:
+        the new session a password change returns, a log-in right after "log out everywhere"."""
+        if below is not None:
+            return version < below
+        return not keys or session in keys or jti in keys
+
+    def revoked(user_id: int, session: str | None, jti: str | None, version: int, since: float) -> bool:
+        """Revoked since the token check began? One received before it was committed before
+        it (published after commit), so the check itself refused an old token."""
         horizon = time.monotonic() - REVOCATION_MEMORY_SECONDS
         while revocations and revocations[0][0] < horizon:
             revocations.popleft()
-        return any(user == user_id and (not keys or session in keys or jti in keys)
-                   for _, user, keys in revocations)
+        return any(user == user_id and at >= since and hit(keys, below, session, jti, version)
+                   for at, user, keys, below in revocations)
 
-    async def revoke_here(user_id: int, sessions: list[str], jtis: list[str]) -> None:
-        """Close this server's sockets of the user (of those sessions or tokens, if given)."""
+    async def revoke_here(user_id: int, sessions: list[str], jtis: list[str],
+                          version: int | None = None) -> None:
+        """Close this server's sockets of the user (of those sessions or tokens, if given;
+        opened with a token older than ``version``, if given)."""
         keys = frozenset(sessions) | frozenset(jtis)
-        revocations.append((time.monotonic(), user_id, keys))
+        revocations.append((time.monotonic(), user_id, keys, version))
         targets = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
         for sid in targets:
             state = sockets.get(sid)
             if state is None or state.user_id != user_id:
                 continue
-            if keys and state.session not in keys and state.jti not in keys:
+            if not hit(keys, version, state.session, state.jti, state.version):
                 continue
             await server.disconnect(sid)
 
@@ -272,6 +286,7 @@ def create_server() -> socketio.AsyncServer:
         raw = extract_token(environ, auth)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
+        checked_at = time.monotonic()
         identity = await sync_to_async(authenticate_token)(raw)
         if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
@@ -279,12 +294,13 @@ def create_server() -> socketio.AsyncServer:
         if last_event_id is False:
             raise socketio.exceptions.ConnectionRefusedError(ERR_LAST_EVENT_ID)
         user = identity.user
-        if revoked(user.pk, identity.session, identity.jti):
+        if revoked(user.pk, identity.session, identity.jti, identity.version, since=checked_at):
             # revoked while its token was checked (from here to its rooms nothing awaits)
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
         rooms = auto_rooms(user)
         state = SocketState(
             user_id=user.pk, auto=frozenset(rooms), session=identity.session, jti=identity.jti,
+            version=identity.version,
             tokens=settings.SOCKETIO_RATE_BURST, stamp=time.monotonic(),
         )
         loop = asyncio.get_running_loop()

@@ -41,6 +41,7 @@ from .serializers import (
     RegisterSerializer,
     RendezVousCreateSerializer,
     RendezVousSerializer,
+    refuser_champs_non_modifiables,
     rendezvous_data,
 )
 
@@ -104,8 +105,15 @@ class MeView(APIView):
     def get(self, request):
         return Response(MeSerializer(request.user).data)
 
-    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    @extend_schema(request=MeSerializer, responses={
+        200: MeSerializer,
+        400: _erreur("validation_error ; telephone_invalide ; champ_non_modifiable : un champ autre que "
+                     "first_name, last_name, telephone (details : un message par champ refusé ; le mot de "
+                     "passe se change avec POST /api/me/password/)")},
+        description="Modifie son profil : first_name, last_name, telephone (normalisé en E.164). Tout autre "
+                    "champ est refusé, rien n'est modifié.")
     def patch(self, request):
+        refuser_champs_non_modifiables(request.data)
         serializer = MeSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()

@@ -1,4 +1,5 @@
-"""Password reset, and with it the claim of a record made on the phone (``rendezvous.comptes``)."""
+"""Password reset, and with it the claim of a record made on the phone (``rendezvous.comptes``);
+a logged-in user's password change and "log out everywhere"."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from medical_booking.api import valid
-from medical_booking.throttling import PasswordResetEmailThrottle, PasswordResetIPThrottle
+from medical_booking.throttling import PasswordChangeThrottle, PasswordResetEmailThrottle, PasswordResetIPThrottle
+from realtime.auth import SessionRefreshToken, revoke_user
 
 from . import comptes
 from .api_agenda import _erreur
@@ -77,8 +79,57 @@ class PasswordResetConfirmView(APIView):
                          "message": "Votre mot de passe a été modifié : vous pouvez vous connecter"})
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    # Never trimmed: a password is compared and stored exactly as typed.
+    current_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class PasswordChangedSerializer(CodeMessageSerializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [PasswordChangeThrottle]
+
+    @extend_schema(operation_id="me_password_change", request=PasswordChangeSerializer,
+                   responses={200: PasswordChangedSerializer,
+                              400: _erreur("validation_error ; mot_de_passe_incorrect (details.current_password) ; "
+                                           "mot_de_passe_invalide (details.new_password : les messages des "
+                                           "validateurs, ou identique à l'actuel)"),
+                              401: _erreur("not_authenticated, token_not_valid"),
+                              429: _erreur("throttled (details.retry_after) : trop d'essais pour ce compte")},
+                   description="Change son mot de passe en donnant l'actuel. Toutes les sessions du compte sont "
+                               "fermées (tokens refusés, sockets fermés sur chaque serveur), y compris celle de "
+                               "cet appel : la réponse porte une nouvelle paire de tokens pour cet appareil.")
+    def post(self, request):
+        data = valid(PasswordChangeSerializer, request.data)
+        user = comptes.changer_mot_de_passe(request.user, actuel=data["current_password"],
+                                            nouveau=data["new_password"])
+        # Minted after the revocation committed: the new version, a new session.
+        refresh = SessionRefreshToken.for_user(user)
+        return Response({"code": "mot_de_passe_modifie",
+                         "message": "Votre mot de passe a été modifié ; vos autres appareils sont déconnectés",
+                         "access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class LogoutAllView(APIView):
+    @extend_schema(operation_id="auth_logout_all", request=None,
+                   responses={200: CodeMessageSerializer, 401: _erreur("not_authenticated, token_not_valid")},
+                   description="Déconnecte tous les appareils du compte : chaque token émis jusqu'ici (refresh et "
+                               "access, y compris celui de cet appel) est refusé, les sockets ouverts sont fermés "
+                               "sur chaque serveur.")
+    def post(self, request):
+        revoke_user(request.user.pk)
+        return Response({"code": "sessions_fermees",
+                         "message": "Vous êtes déconnecté de tous vos appareils"})
+
+
 # Included in medical_booking/urls.py.
 urlpatterns = [
+    path("me/password/", PasswordChangeView.as_view(), name="me-password"),
+    path("auth/logout-all/", LogoutAllView.as_view(), name="logout-all"),
     path("auth/password-reset/", PasswordResetView.as_view(), name="password-reset"),
     path("auth/password-reset/confirm/", PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
 ]

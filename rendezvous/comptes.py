@@ -92,3 +92,31 @@ def reinitialiser(*, uid: str, token: str, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
+
+
+def changer_mot_de_passe(user: User, *, actuel: str, nouveau: str) -> User:
+    """Change the password of a logged-in user who proves they know the current one.
+
+    400 ``mot_de_passe_incorrect`` (a stolen access token alone must not be enough to lock
+    the owner out), 400 ``mot_de_passe_invalide`` with the validators' messages (and when
+    the new one is the current one: a "change" that changes nothing would still end every
+    other session). Saving the new hash ends every session of the user, sockets included,
+    on every server (``User.save`` → ``access_revoked``); the caller issues the current
+    device a fresh token pair.
+    """
+    if not user.has_usable_password() or not user.check_password(actuel):
+        raise DomainError("Mot de passe actuel incorrect", code="mot_de_passe_incorrect",
+                          details={"current_password": ["Mot de passe actuel incorrect."]})
+    erreurs: list[str] = []
+    if nouveau == actuel:
+        erreurs.append("Le nouveau mot de passe doit être différent de l'actuel.")
+    try:
+        validate_password(nouveau, user)
+    except ValidationError as exc:
+        erreurs.extend(exc.messages)
+    if erreurs:
+        raise DomainError("Mot de passe refusé", code="mot_de_passe_invalide", details={"new_password": erreurs})
+    # Hashed here, outside any transaction (the hash is slow on purpose).
+    user.set_password(nouveau)
+    user.save(update_fields=["password"])
+    return user

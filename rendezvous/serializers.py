@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from medical_booking.errors import DomainError
 from medical_booking.fields import MAX_ID, BoundedDateTimeField
 
 from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, Motif, RendezVous, User
@@ -38,6 +39,32 @@ class MeSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "first_name", "last_name", "telephone", "role", "cabinet"]
         read_only_fields = ["id", "email", "role", "cabinet"]
+
+
+# What ``PATCH /api/me/`` changes; any other field is refused (400 ``champ_non_modifiable``)
+# rather than ignored: a client sending a new password must not be told 200 (issue 14).
+ME_MODIFIABLES = ("first_name", "last_name", "telephone")
+ME_REFUS = {
+    "password": "Le mot de passe se change avec POST /api/me/password/ {current_password, new_password}.",
+    "email": "L'adresse e-mail ne se modifie pas ici : c'est l'identifiant du compte.",
+    "role": "Le rôle n'est pas modifiable.",
+    "cabinet": "Le cabinet n'est pas modifiable.",
+    "id": "L'identifiant n'est pas modifiable.",
+}
+
+
+def refuser_champs_non_modifiables(data: object) -> None:
+    """400 ``champ_non_modifiable`` naming each field of ``data`` that ``PATCH /api/me/``
+    does not change (a body that is not an object is left to the serializer)."""
+    if not isinstance(data, dict):
+        return
+    refuses = sorted(str(k) for k in data if k not in ME_MODIFIABLES)
+    if refuses:
+        raise DomainError(
+            "Champ non modifiable : seuls first_name, last_name et telephone se modifient ici",
+            code="champ_non_modifiable",
+            details={k: [ME_REFUS.get(k, "Champ inconnu ou non modifiable.")] for k in refuses[:20]},
+        )
 
 
 class RegisterSerializer(serializers.Serializer):

@@ -23,7 +23,8 @@ from devtools.net import free_port, http
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 THROTTLE_ENV = ("THROTTLE_LOGIN_IP", "THROTTLE_LOGIN_EMAIL", "THROTTLE_REGISTER",
-                "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST")
+                "THROTTLE_PASSWORD_RESET_IP", "THROTTLE_PASSWORD_RESET_EMAIL", "THROTTLE_BROADCAST",
+                "THROTTLE_PASSWORD_CHANGE")
 
 
 def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callable]:
@@ -35,6 +36,10 @@ def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callab
         "CHANNEL_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
+        # Plain text and no request lines: tests read the server's own lines from its log
+        # (tests/test_operations_live.py turns JSON and request lines on).
+        "LOG_FORMAT": "text",
+        "ACCESS_LOG": "0",
         # Tests log in and sign up far more often than people: no throttling, except
         # where a test is about it (extra_env, tests/test_throttling.py).
         **{name: "1000000/min" for name in THROTTLE_ENV},

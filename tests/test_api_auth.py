@@ -271,10 +271,15 @@ def test_me_returns_own_profile(world, who):
     assert data["cabinet"] == u.cabinet_id
 
 
-def test_me_patch_updates_profile_but_not_role_email_or_cabinet(world):
+def test_me_patch_updates_profile_but_refuses_role_email_or_cabinet(world):
     client = f.client_for(world.p1)
-    r = client.patch("/api/me/", {"first_name": "Alice", "telephone": "0102030405", "role": "SUPERADMIN",
-                                  "email": "hijack@test.fr", "cabinet": world.cab1.pk}, format="json")
+    # Issue 14: fields it does not change are refused (400), no longer silently ignored.
+    with unchanged():
+        data = assert_error(client.patch("/api/me/", {"first_name": "Alice", "role": "SUPERADMIN",
+                                                      "email": "hijack@test.fr", "cabinet": world.cab1.pk},
+                                         format="json"), 400, "champ_non_modifiable")
+    assert sorted(data["details"]) == ["cabinet", "email", "role"]
+    r = client.patch("/api/me/", {"first_name": "Alice", "telephone": "0102030405"}, format="json")
     data = body(r)
     assert r.status_code == 200
     assert data["first_name"] == "Alice" and data["telephone"] == "+33102030405"  # E.164

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -166,6 +168,39 @@ def test_weak_passwords_are_400_with_the_validators_messages(world, link, passwo
         data = assert_error(post("/api/auth/password-reset/confirm/", {
             "uid": link["uid"], "token": link["token"], "password": password}), 400, "mot_de_passe_invalide")
     assert data["details"]["password"] and all(isinstance(m, str) for m in data["details"]["password"])
+
+
+def confirm(link, password=NEW_PASSWORD):
+    return post("/api/auth/password-reset/confirm/", {"uid": link["uid"], "token": link["token"], "password": password})
+
+
+def test_a_reset_link_works_once(world, link):
+    assert confirm(link).status_code == 200
+    with unchanged():
+        assert_error(confirm(link, "Encore-un-autre-9"), 400, "lien_invalide")
+    assert User.objects.get(pk=world.p1.pk).check_password(NEW_PASSWORD)
+
+
+def test_a_reset_link_expires_after_password_reset_timeout(world, link, settings, monkeypatch):
+    """Django's generator dates the token; past PASSWORD_RESET_TIMEOUT it is refused."""
+    settings.PASSWORD_RESET_TIMEOUT = 3600
+    issued = datetime.now()
+    monkeypatch.setattr(default_token_generator, "_now", lambda: issued + timedelta(seconds=3600 + 5))
+    with unchanged():
+        assert_error(confirm(link), 400, "lien_invalide")
+    # Within the delay the same link still works: it is the time that refused it.
+    monkeypatch.setattr(default_token_generator, "_now", lambda: issued + timedelta(seconds=3600 - 60))
+    assert confirm(link).status_code == 200
+
+
+def test_a_password_change_spends_an_earlier_reset_link(world, link):
+    tokens = body(post("/api/auth/token/", {"email": world.p1.email, "password": f.PASSWORD}))
+    client = f.client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert client.post("/api/me/password/", {"current_password": f.PASSWORD, "new_password": "Autre-m0t-de-passe"},
+                       format="json").status_code == 200
+    with unchanged():
+        assert_error(confirm(link), 400, "lien_invalide")
 
 
 @pytest.mark.parametrize("payload", [{}, {"email": "pas-un-email"}, {"email": ["a@b.fr"]}, {"email": None}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 
 import icalendar
@@ -9,6 +10,7 @@ import pytest
 
 from .live import http
 from .test_browser import browser, day, shot, site  # noqa: F401  (fixtures)
+from .test_browser_practice import no_serious_axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PHONE = {"width": 360, "height": 740}
@@ -26,11 +28,12 @@ def sign_in_small(browser, name: str, site, email: str):  # noqa: F811
 
 
 def no_horizontal_scroll(page) -> None:
-    """Nothing of the screen (``#view``) past the right edge. (The shell's header is the
-    front's business: at 360 px it still overflowed when this was written.)"""
+    """Nothing past the right edge: the page, and each element of the screen (named if not)."""
     wide = page.eval("""[...document.querySelectorAll('#view *')].filter((e) => e.getBoundingClientRect().right > 361)
       .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""")
     assert not wide, wide
+    width = page.eval("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide at {PHONE['width']} px"
 
 
 def test_preferences_screen_and_the_ics_button(browser, site, day):  # noqa: F811
@@ -73,11 +76,13 @@ def test_preferences_screen_and_the_ics_button(browser, site, day):  # noqa: F81
         cal = icalendar.Calendar.from_ical(response.read())
     assert any(str(e["UID"]).startswith(f"rendezvous-{rdv['id']}@") for e in cal.walk("VEVENT"))
     no_horizontal_scroll(page)
+    no_serious_axe_violations(page, "preferences at 360 px")
     shot(page, "preferences-360")
 
     # "Mes rendez-vous": the .ics of the booking, as the browser saves it.
     page.eval("window.location.hash = '#/mes-rdv'")
     page.wait(f'[data-rdv="{rdv["id"]}"] [data-action="ics"]')
+    no_serious_axe_violations(page, "Mes rendez-vous at 360 px")
     page.eval("""(() => {
       const create = URL.createObjectURL;
       URL.createObjectURL = (blob) => { blob.text().then((t) => { window.__ics = t; }); return create(blob); };
@@ -97,3 +102,29 @@ def test_preferences_screen_and_the_ics_button(browser, site, day):  # noqa: F81
         "console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     assert not [line for line in log if "status of 400" not in line and not (
         line.startswith("requestfailed") and "/socket.io/" in line)], log
+
+
+def test_a_doctor_subscribes_to_their_agenda(browser, site, day):  # noqa: F811
+    token = site["users"]["bob@demo.fr"]["access"]
+    status, rdv = http("POST", f"{site['url']}/api/rendezvous/", {"creneau": day["s2"]}, token)
+    assert status == 201, rdv
+    page = sign_in_small(browser, "doctor-agenda", site, "dr.bernard@demo.fr")
+    page.eval("window.location.hash = '#/preferences'")
+    page.wait("#calendar-make")
+    assert page.count("#prefs-kinds") == 0  # no e-mail/SMS choices for a doctor
+    page.press("#calendar-make", "Enter")
+    page.wait("#calendar-url")
+    url = page.eval("document.querySelector('#calendar-url').value")
+    with urllib.request.urlopen(site["url"] + "/" + url.split("/", 3)[3], timeout=30) as response:
+        cal = icalendar.Calendar.from_ical(response.read())
+    [event] = [e for e in cal.walk("VEVENT") if str(e["UID"]).startswith(f"rendezvous-{rdv['id']}@")]
+    assert "Bob" in str(event["SUMMARY"])  # the doctor's agenda names the patient
+    no_horizontal_scroll(page)
+    no_serious_axe_violations(page, "doctor's calendar at 360 px")
+    page.press("#calendar-revoke", "Enter")
+    page.wait("#calendar-url", state="hidden")
+    try:
+        urllib.request.urlopen(site["url"] + "/" + url.split("/", 3)[3], timeout=30)
+        raise AssertionError("a revoked calendar URL still answers")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404

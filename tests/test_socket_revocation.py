@@ -240,3 +240,22 @@ async def test_deactivation_closes_every_socket_embedded(live):
 async def test_password_change_closes_every_socket_embedded(live):
     await scenario([live.url], admin_via(live.url, "password"), "admin password change (embedded)",
                    sessions_survive=False)
+
+
+async def test_a_token_issued_after_a_password_change_connects_at_once(live):
+    """The revocation closes the old sockets; it must not refuse, for REVOCATION_MEMORY_SECONDS,
+    the socket of the log-in that follows (a user who just chose a new password)."""
+    email, user_id = register(live.url)
+    old = login(live.url, email, PASSWORD)
+    client = await connect(live.url, old["access"], "old")
+    try:
+        started = time.monotonic()
+        admin_via(live.url, "password")(old, user_id, email)
+        await wait_disconnected([client], started)
+        await closed_everywhere([client])
+        fresh = login(live.url, email, "N0uveau-mot-de-passe")
+        again = await connect(live.url, fresh["access"], "fresh")  # the old code refused it
+        await again.close()
+        await refused(live.url, old["access"])
+    finally:
+        await client.close()

@@ -22,8 +22,9 @@ def missing() -> str | None:
         return f"{CHROMIUM} not installed (apt-get install -y chromium)"
     if shutil.which("node") is None:
         return "node not installed"
-    if not (HERE / "node_modules" / "playwright-core").is_dir():
-        return "playwright-core not installed (cd tests/browser && npm ci)"
+    for package in ("playwright-core", "axe-core"):
+        if not (HERE / "node_modules" / package).is_dir():
+            return f"{package} not installed (make node, or cd tests/browser && npm ci)"
     return None
 
 

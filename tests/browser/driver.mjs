@@ -7,13 +7,17 @@
 //
 //   open {page, viewport?}            a fresh browser context (own localStorage) + page
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
+//   drag {page, source, target}      (HTML5 drag and drop)
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
 //   screenshot {page, path, fullPage?}  log {page} (console errors, page errors, failed requests,
 //                                     Content-Security-Policy violations)
+//   axe {page, include?, tags?}          axe-core's violations on the page (or under `include`)
 //   close {}
 
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -28,6 +32,13 @@ const browser = await chromium.launch({
   ],
   // Playwright gives every launch a fresh temporary user-data-dir, removed on close.
 });
+// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts);
+// read on first use, so the other operations work without it.
+let axeSource = null;
+const AXE = () => {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  return axeSource;
+};
 const pages = new Map();
 const logs = new Map();
 
@@ -64,6 +75,7 @@ const ops = {
   fill: async ({ page: n, selector, value }) => { await page(n).fill(selector, value); return true; },
   press: async ({ page: n, selector, key }) => { await page(n).press(selector, key); return true; },
   click: async ({ page: n, selector }) => { await page(n).click(selector); return true; },
+  drag: async ({ page: n, source, target }) => { await page(n).dragAndDrop(source, target); return true; },
   clickMany: async ({ targets }) => {
     await Promise.all(targets.map((t) => page(t.page).click(t.selector)));
     return true;
@@ -90,6 +102,22 @@ const ops = {
   eval: async ({ page: n, expression, arg }) => page(n).evaluate(expression, arg),
   screenshot: async ({ page: n, path, fullPage }) => { await page(n).screenshot({ path, fullPage: Boolean(fullPage) }); return path; },
   log: async ({ page: n }) => logs.get(n) || [],
+  axe: async ({ page: n, include, tags }) => {
+    const p = page(n);
+    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE());
+    return p.evaluate(async ([root, values]) => {
+      // Colours are judged at rest, not halfway through a fade-in.
+      for (const animation of document.getAnimations()) animation.finish();
+      const result = await window.axe.run(root ? { include: [root] } : document, {
+        runOnly: { type: 'tag', values: values || ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+        resultTypes: ['violations'],
+      });
+      return result.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((node) => `${node.target.join(' ')} ${node.failureSummary || ''}`.trim()),
+      }));
+    }, [include || null, tags || null]);
+  },
   close: async () => { await shutdown(); return true; },
 };
 

@@ -40,12 +40,16 @@ export function mount(view, ctx) {
   const make = h('button', { type: 'button', class: 'btn btn-ghost', id: 'calendar-make', text: 'Créer une adresse',
     onclick: () => run(async () => { showFeed((await api('POST', 'me/calendrier/')).url); toast('Nouvelle adresse créée', 'success'); }) });
 
+  // Patients choose their channels; a doctor only has the calendar of their agenda.
+  const patient = ctx.me.role === 'PATIENT';
   clear(view,
-    h('section', { class: 'card' }, h('h2', { text: 'Messages en dehors de l’application' }),
+    patient ? h('section', { class: 'card' }, h('h2', { text: 'Messages en dehors de l’application' }),
       h('p', { class: 'muted', text: 'Les notifications dans l’application arrivent toujours. Choisissez en plus l’e-mail et le SMS.' }),
-      phoneForm, phoneError, prefsBox),
+      phoneForm, phoneError, prefsBox) : null,
     h('section', { class: 'card' }, h('h2', { text: 'Mon agenda' }),
-      h('p', { class: 'muted', text: 'Abonnez votre agenda (Google, Apple, Outlook) à cette adresse secrète pour y voir vos rendez-vous. Ne la partagez pas ; renouvelez-la en cas de doute.' }),
+      h('p', { class: 'muted', text: patient
+        ? 'Abonnez votre agenda (Google, Apple, Outlook) à cette adresse secrète pour y voir vos rendez-vous. Ne la partagez pas ; renouvelez-la en cas de doute.'
+        : 'Abonnez votre agenda (Google, Apple, Outlook) à cette adresse secrète pour y voir vos rendez-vous avec vos patients. Elle donne accès à leurs noms : ne la partagez pas ; renouvelez-la en cas de doute.' }),
       feedHint, feedUrl, h('div', { class: 'actions' }, make, revoke)));
 
   async function run(fn) {
@@ -80,6 +84,6 @@ export function mount(view, ctx) {
     try { renderPrefs(await get('me/preferences/')); } catch (error) { toast(errorMessage(error), 'error'); }
   }
 
-  loadPrefs();
+  if (patient) loadPrefs();
   get('me/calendrier/').then((data) => showFeed(data.url)).catch((error) => toast(errorMessage(error), 'error'));
 }
