@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install node lint audit bench clean lock
+.PHONY: run test test-fast install node lint audit bench clean lock cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ run: install
 	@echo "    dr.martin@demo.fr, dr.bernard@demo.fr (MEDECIN), alice@demo.fr, bob@demo.fr, chloe@demo.fr (PATIENT)"
 	@echo ""
 	$(BIN)/daphne -b 0.0.0.0 -p $(PORT) medical_booking.asgi:application
+
+# The production topology locally: nginx (Debian package) in front of two daphne on
+# PostgreSQL + Redis (DATABASE_URL, REDIS_URL, SECRET_KEY required). deploy/ holds the files.
+CLUSTER_PORT ?= 8080
+cluster: install
+	PORT=$(CLUSTER_PORT) $(BIN)/python -m devtools.cluster
 
 test: install node
 	$(BIN)/ruff check .

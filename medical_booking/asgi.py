@@ -15,6 +15,7 @@ django.setup(set_prefix=False)
 from django.conf import settings  # noqa: E402
 
 import serving  # noqa: E402
+from serving import daphne_tuning, graceful  # noqa: E402
 
 serving.install(settings)
 django_app = serving.request_handler(settings)
@@ -26,6 +27,9 @@ from realtime.asgi import build_application  # noqa: E402  (needs the apps loade
 def _on_start() -> None:
     serving.start(settings)
     start_outbox()  # the outbox's sender (e-mail, SMS), beside the reminder scheduler
+    if daphne_tuning.under_daphne():
+        graceful.install(application, settings.SHUTDOWN_TIMEOUT_SECONDS)  # SIGTERM drains
 
 
-application = build_application(django_app, on_start=_on_start)
+# Outermost: counts requests in progress, refuses new ones while a SIGTERM drains.
+application = graceful.Draining(build_application(django_app, on_start=_on_start))

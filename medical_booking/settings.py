@@ -279,7 +279,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (nginx serves it: deploy/nginx/medical-booking.conf).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [
     BASE_DIR / "frontend",  # the web front's assets, under /static/
     BASE_DIR / "medical_booking" / "static",  # the API docs page's stylesheet
@@ -361,6 +362,10 @@ SPECTACULAR_SETTINGS = {
 # allowed). The handshake gives clients the exact milliseconds (serving/transport.py).
 SOCKETIO_PING_INTERVAL = env_seconds("SOCKETIO_PING_INTERVAL", 25)
 SOCKETIO_PING_TIMEOUT = env_seconds("SOCKETIO_PING_TIMEOUT", 20)
+# On SIGTERM a daphne process stops accepting, closes its sockets' transports (clients
+# reconnect elsewhere and replay), finishes its requests and exits within this bound
+# (serving/graceful.py). systemd's TimeoutStopSec must be larger.
+SHUTDOWN_TIMEOUT_SECONDS = env_seconds("SHUTDOWN_TIMEOUT_SECONDS", 10)
 SOCKETIO_MAX_PAYLOAD = env_int("SOCKETIO_MAX_PAYLOAD", 64 * 1024)
 SOCKETIO_MAX_ROOMS_PER_SOCKET = env_int("SOCKETIO_MAX_ROOMS_PER_SOCKET", 100)
 # Token bucket for client-sent events: burst, then this many per second.
