@@ -16,7 +16,7 @@ one() {  # side tree pair
   (cd "$tree" && .venv/bin/python bench/booking.py --sockets 1000 --bookings 200 --interval-ms 50 --modes embedded,redis) >> "$f" 2>&1
   echo "# rc=$?; ended $(date -u '+%F %T UTC'); uptime: $(uptime)" >> "$f"
 }
-STOP_AFTER=${STOP_AFTER:-14:10}  # UTC: no pair starts after this (the results are due at 14:40)
+STOP_AFTER=${STOP_AFTER:-14:16}  # UTC: no pair starts after this (the results are due at 14:40)
 for p in $(seq 1 "$PAIRS"); do
   [[ $(date -u +%H:%M) > $STOP_AFTER ]] && { echo "$(date -u '+%F %T') booking-ab: stopped before pair $p (past $STOP_AFTER)" | tee -a "$OUT/runs.log"; break; }
   if (( p % 2 )); then one before $BEFORE $p; one after $AFTER $p; else one after $AFTER $p; one before $BEFORE $p; fi

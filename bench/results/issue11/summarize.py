@@ -63,9 +63,10 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
 def fanout() -> None:
     print("#### Fan-out (1,000 sockets × 20 broadcasts, 3 repetitions per run)\n")
     print("| run | start UTC | commit | load before → after | x Node (per-repetition) | x pysio (per-repetition) "
-          "| x stock sockets | project deliveries/s | Node deliveries/s | project p99 ms | others' CPU s (project reps) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    node, pysio, stock = [], [], []
+          "| x stock sockets | project deliveries/s | Node deliveries/s | project p99 ms | others' CPU s (project reps) "
+          "| server CPU ms/delivery: project / Node |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    node, pysio, stock, cpu_p, cpu_n = [], [], [], [], []
     for n, text in runs("fanout"):
         ratio = {}
         for line in text.splitlines():
@@ -81,16 +82,38 @@ def fanout() -> None:
         pysio.append(rp[0])
         stock.append(rs[0])
         print(f"| {n} | {started(text)} | {commit(text)} | {load(text)} | {rn[0]:.2f} ({rn[1]}) | {rp[0]:.2f} ({rp[1]}) "
-              f"| {rs[0]:.2f} | {proj[5]} | {nd[5]} | {proj[7]} | {others.group(1) if others else '?'} |")
+              f"| {rs[0]:.2f} | {proj[5]} | {nd[5]} | {proj[7]} | {others.group(1) if others else '?'} | {proj[13]} / {nd[13]} |")
+        cpu_p.append(num(proj[13]))
+        cpu_n.append(num(nd[13]))
     print(f"\nx Node min – median – max over {len(node)} runs: {spread(node)}; x pysio: {spread(pysio)}; "
-          f"x stock sockets: {spread(stock)}\n")
+          f"x stock sockets: {spread(stock)}; server CPU ms per delivery, project {spread(cpu_p, '{:.3f}')}, "
+          f"Node {spread(cpu_n, '{:.3f}')}\n")
+    # Every repetition (the project and Node measured back to back), with what the rest of
+    # the machine used meanwhile: a repetition where others took < 1 CPU s during both
+    # measured windows is "quiet".
+    per_rep, quiet = [], []
+    for n, text in runs("fanout"):
+        reps = {}
+        for line in text.splitlines():
+            m = re.match(r"(project|node) deliveries/s per repetition: (.+); others' CPU s: (.+)", line)
+            if m:
+                reps[m.group(1)] = ([num(v) for v in m.group(2).split(", ")],
+                                    [num(v) for v in m.group(3).split(", ")])
+        (pd, po), (nd, no) = reps["project"], reps["node"]
+        for k, (a, b, oa, ob) in enumerate(zip(pd, nd, po, no), 1):
+            per_rep.append(a / b)
+            if oa < 1 and ob < 1:
+                quiet.append(a / b)
+    print(f"x Node over all {len(per_rep)} repetitions: {spread(per_rep)}; over the {len(quiet)} quiet ones "
+          f"(others' CPU < 1 s while the project and while Node were measured): {spread(quiet)}\n")
 
 
 def booking() -> None:
     print("#### Booking (1,000 sockets, 200 bookings, one per 50 ms)\n")
     print("| run | start UTC | commit | load before → after | embedded created p50 / p99 | embedded new p99 "
-          "| embedded first | Redis+PG created p50 / p99 | Redis+PG new p99 | Redis+PG first | missing |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| embedded first | Redis+PG created p50 / p99 | Redis+PG new p99 | Redis+PG first | missing "
+          "| server CPU s embedded / Redis+PG |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     emb50, emb99, red50, red99 = [], [], [], []
     for n, text in runs("booking"):
         e = row(text, "embedded")
@@ -101,7 +124,7 @@ def booking() -> None:
         red99.append(num(r[7]))
         missing = int(num(e[8]) + num(e[11]) + num(r[8]) + num(r[11]))
         print(f"| {n} | {started(text)} | {commit(text)} | {load(text)} | {e[6]} / {e[7]} | {e[10]} | {e[13]} "
-              f"| {r[6]} / {r[7]} | {r[10]} | {r[13]} | {missing} |")
+              f"| {r[6]} / {r[7]} | {r[10]} | {r[13]} | {missing} | {e[12]} / {r[12]} |")
     print(f"\nrendezvous:created, min – median – max over {len(emb99)} runs: embedded p99 {spread(emb99, '{:.1f}')} ms "
           f"(p50 {spread(emb50, '{:.1f}')}); Redis + PostgreSQL p99 {spread(red99, '{:.1f}')} ms (p50 {spread(red50, '{:.1f}')})\n")
 
@@ -142,8 +165,39 @@ def scaleout() -> None:
     print(f"\n2 / 1 processes, min – median – max over {len(ratios)} runs: {spread(ratios)}\n")
 
 
+def booking_ab() -> None:
+    print("#### Booking, before the move (8d826c2) and after, run alternately (ab_booking.sh)\n")
+    print("| pair | side | start UTC | commit | load before → after | embedded created p50 / p99 | embedded first "
+          "| Redis+PG created p50 / p99 | Redis+PG first | missing | server CPU s embedded / Redis+PG |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    figures: dict[str, dict[str, list[float]]] = {}
+    done = []
+    for path in sorted(DIR.glob("booking-ab-*-*.txt"), key=lambda p: (int(p.name.split("-")[2]), p.stat().st_mtime)):
+        text = path.read_text()
+        if "# rc=0;" not in text:
+            continue
+        pair, side = path.stem.split("-")[2:4]
+        e = row(text, "embedded")
+        r = row(text, "Redis + PostgreSQL")
+        f = figures.setdefault(side, {"e99": [], "r99": [], "ecpu": [], "rcpu": []})
+        f["e99"].append(num(e[7]))
+        f["r99"].append(num(r[7]))
+        f["ecpu"].append(num(e[12]))
+        f["rcpu"].append(num(r[12]))
+        missing = int(num(e[8]) + num(e[11]) + num(r[8]) + num(r[11]))
+        done.append(side)
+        print(f"| {pair} | {side} | {started(text)} | {commit(text)} | {load(text)} | {e[6]} / {e[7]} | {e[13]} "
+              f"| {r[6]} / {r[7]} | {r[13]} | {missing} | {e[12]} / {r[12]} |")
+    print()
+    for side, f in figures.items():
+        print(f"{side} ({len(f['e99'])} runs): created p99 embedded {spread(f['e99'], '{:.1f}')} ms, "
+              f"Redis + PostgreSQL {spread(f['r99'], '{:.1f}')} ms; server CPU s embedded {spread(f['ecpu'], '{:.1f}')}, "
+              f"Redis + PostgreSQL {spread(f['rcpu'], '{:.1f}')}  ")
+    print()
+
+
 if __name__ == "__main__":
-    for part in (fanout, booking, held, scaleout):
+    for part in (fanout, booking, booking_ab, held, scaleout):
         try:
             part()
         except (LookupError, AttributeError, KeyError) as exc:
