@@ -19,6 +19,13 @@ import serving  # noqa: E402
 serving.install(settings)
 django_app = serving.request_handler(settings)
 
+from outbox.worker import start_outbox  # noqa: E402
 from realtime.asgi import build_application  # noqa: E402  (needs the apps loaded)
 
-application = build_application(django_app, on_start=lambda: serving.start(settings))
+
+def _on_start() -> None:
+    serving.start(settings)
+    start_outbox()  # the outbox's sender (e-mail, SMS), beside the reminder scheduler
+
+
+application = build_application(django_app, on_start=_on_start)

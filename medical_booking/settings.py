@@ -123,9 +123,12 @@ INSTALLED_APPS = [
     "messagerie",
     "realtime",
     "audit",  # access log of personal data (audit.JournalAcces)
+    "outbox",  # e-mail and SMS to patients, preferences, calendar subscriptions
 ]
 
 MIDDLEWARE = [
+    # Outermost: times every request (/metrics) and logs one line for it (operations/).
+    "operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # IP, user agent and request id of this request, for the access log (audit/context.py).
     "audit.context.ContexteRequeteMiddleware",
@@ -309,6 +312,8 @@ REST_FRAMEWORK = {
         "password_reset_ip": os.environ.get("THROTTLE_PASSWORD_RESET_IP", "20/hour"),
         "password_reset_email": os.environ.get("THROTTLE_PASSWORD_RESET_EMAIL", "5/hour"),
         "broadcast": os.environ.get("THROTTLE_BROADCAST", "10/min"),
+        # Anonymous reads of the published slots (publication/), per client IP.
+        "fhir_publication": os.environ.get("THROTTLE_FHIR_PUBLICATION", "120/min"),
     },
     # Proxies in front that append to X-Forwarded-For: the client is the address that many
     # hops from the end. 0: the header is ignored (anyone can write it), the peer is the client.
@@ -365,11 +370,56 @@ SOCKETIO_RATE_PER_SECOND = env_int("SOCKETIO_RATE_PER_SECOND", 10)
 SOCKETIO_CLIENT_ERROR_LOG_LINES = env_int("SOCKETIO_CLIENT_ERROR_LOG_LINES", 20)
 SOCKETIO_CLIENT_ERROR_LOG_SECONDS = env_int("SOCKETIO_CLIENT_ERROR_LOG_SECONDS", 60)
 
+# Operations (operations/, README "Operations"): /healthz, /readyz, /metrics, request logs.
+# /metrics counts in this process only (one registry per process: scrape each daphne on
+# its own port). METRICS_ENABLED=false: no counting at all, and /metrics answers 404.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# Who may read /metrics: a client address in these IPs/networks (the address Django sees:
+# REMOTE_ADDR, or behind NUM_PROXIES trusted proxies the one the nearest proxy saw), or
+# ``Authorization: Bearer <METRICS_TOKEN>`` (empty: no token accepted).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Each /readyz check (database, Redis) gives up after this long: READYZ_TIMEOUT (seconds)
+# or READYZ_TIMEOUT_MS.
+READYZ_TIMEOUT = env_seconds("READYZ_TIMEOUT", 2)
+
+
+def _check_networks(values: list[str]) -> None:
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {value!r} is not an IP address or network") from None
+
+
+_check_networks(METRICS_ALLOWED_IPS)
+
+# Log lines: ``text`` (the message alone) or ``json`` (one object per line: time, level,
+# logger, message, the request id when there is one, and the fields of request lines).
+# Default: json in production mode, text otherwise (``make run``).
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("json" if PRODUCTION else "text")).strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json (got {LOG_FORMAT!r})")
+# One line per HTTP request (logger ``access``: request id, user id, method, route, status,
+# duration), whatever LOG_LEVEL says.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "operations.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {"access": {"level": "INFO" if ACCESS_LOG else "WARNING"}},
 }
 
 # Daphne tuning (serving/daphne_tuning.py, only under daphne): eager socket writes,
@@ -401,6 +451,11 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # (0: not in the server; ``manage.py generer_creneaux`` from cron instead).
 CRENEAUX_HORIZON_SEMAINES = env_int("CRENEAUX_HORIZON_SEMAINES", 8)
 CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
+# Password reset / claim links (rendezvous/comptes.py) point to the web front:
+# FRONTEND_URL + /reinitialiser?uid=…&token=… (empty: the host the request came to).
+FRONTEND_URL = os.environ.get("FRONTEND_URL", "")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# E-mail settings: with the outbox's, at the end of this module.
 # Replay on reconnect (auth.lastEventId): how far back the event log is replayed.
 REPLAY_RETENTION_HOURS = env_int("REPLAY_RETENTION_HOURS", 24)
 REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
@@ -410,3 +465,56 @@ REPLAY_MAX_EVENTS = env_int("REPLAY_MAX_EVENTS", 5000)
 # and clock skew between servers. A gap over REPLAY_MAX_EVENTS makes clients reconnect
 # and replay instead.
 BUS_CATCHUP_MARGIN_SECONDS = env_int("BUS_CATCHUP_MARGIN_SECONDS", 10)
+
+# Slots published to other systems (publication/, SMART Scheduling Links under /fhir/).
+# Absolute URLs of the manifest and files: FHIR_BASE_URL (e.g. https://rdv.example.fr),
+# else the request's scheme and host. Booking deep links go into the web front at
+# FRONTEND_URL (above), else the same origin. Cache-Control max-age (seconds) of those
+# responses: the polling interval suggested to the clients.
+FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "").rstrip("/")
+FHIR_PUBLICATION_MAX_AGE = env_int("FHIR_PUBLICATION_MAX_AGE", 300)
+
+# --- Patients reached outside the app (outbox/, rendezvous/calendrier.py) -----------------
+# Links in e-mails and calendar subscription URLs start with FRONTEND_URL (above).
+# E-mail: SMTP when EMAIL_HOST is set (production), else the console (``make run``: the
+# messages show in the server's output). EMAIL_BACKEND (a dotted path) wins over both.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# A mail server that hangs must not hold a sender past its lease (OUTBOX_LEASE_SECONDS).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet médical <no-reply@localhost>")
+DEFAULT_FROM_EMAIL_ADDRESS = DEFAULT_FROM_EMAIL.rpartition("<")[2].rstrip(">").strip()
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SMS: a dotted path to a ``outbox.sms.BaseSmsBackend`` (console, file, or a provider's).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "outbox.sms.ConsoleSmsBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "sent-sms"))
+SMS_SENDER = os.environ.get("SMS_SENDER", "RDV MEDIC")
+# Phone numbers are read in this region when written without +country (E.164 stored).
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "FR")
+# The outbox's sender: in every server process every N seconds (0: not in the server;
+# ``manage.py send_outbox`` from cron instead), at most OUTBOX_BATCH rows per claim. A
+# failed send is tried again after OUTBOX_BACKOFF_SECONDS, doubling each time, at most
+# OUTBOX_MAX_TENTATIVES times, then the row is ECHEC (visible in the admin). A claimed row
+# comes back to other senders after OUTBOX_LEASE_SECONDS (a sender killed mid-send).
+OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 5)
+OUTBOX_BATCH = env_int("OUTBOX_BATCH", 20)
+OUTBOX_MAX_TENTATIVES = env_int("OUTBOX_MAX_TENTATIVES", 5)
+OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 30)
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# Sent rows (their text is personal data) are deleted after this many days (0: kept).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 90)
+# Unsubscribe links in e-mails (signed, no login) stay valid this many days.
+DESABONNEMENT_MAX_AGE_DAYS = env_int("DESABONNEMENT_MAX_AGE_DAYS", 365)
+# iCalendar: the domain of bookings' UIDs (never change it: calendars key entries on it),
+# the organiser's name, how far back subscription feeds go.
+CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "medical-booking.local")
+CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Rendez-vous médicaux")
+CALENDAR_FEED_PAST = timedelta(days=env_int("CALENDAR_FEED_PAST_DAYS", 90))

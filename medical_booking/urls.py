@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenRefreshView
@@ -7,8 +7,10 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from medical_booking import frontend
 from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
+from operations.views import HealthzView, MetricsView, ReadyzView
+from outbox import api as outbox_api
 from realtime.api import NotificationViewSet
-from rendezvous import api_agenda
+from rendezvous import api_agenda, api_cabinet, api_comptes
 from rendezvous.api import (
     CabinetViewSet,
     CreneauViewSet,
@@ -39,6 +41,9 @@ api = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="docs"),
     path("", include(api_agenda.urlpatterns)),  # a doctor's weekly hours and absences
+    path("", include(api_cabinet.urlpatterns)),  # patients, a practice's rules, visit reasons
+    path("", include(api_comptes.urlpatterns)),  # password reset (and claiming a phone-made record)
+    path("", include(outbox_api.urlpatterns)),  # preferences, unsubscribe, calendars
     path("", include(router.urls)),
 ]
 
@@ -46,8 +51,17 @@ urlpatterns = [
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    # Operations (operations/): liveness, readiness, Prometheus metrics.
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("fhir/", include("publication.urls")),  # SMART Scheduling Links (publication/)
     path("", frontend.index, name="frontend"),
     path("login", frontend.index, name="frontend-login"),
+    path("reinitialiser", frontend.index, name="frontend-reinitialiser"),  # the reset e-mail's link
+    # A calendar subscription (no login: the secret token is the credential).
+    re_path(r"^calendrier/(?P<jeton>[A-Za-z0-9_-]{20,64})\.ics$", outbox_api.calendrier_abonnement,
+            name="calendrier-abonnement"),
 ]
 
 handler400 = "medical_booking.api.handler400"

@@ -40,6 +40,7 @@ RENDEZVOUS_CONFIRMED = EventKind(
     "rendezvous:confirmed", "success", "Votre rendez-vous a été confirmé", True
 )
 RENDEZVOUS_CANCELLED = EventKind("rendezvous:cancelled", "warning", "Rendez-vous annulé", True)
+RENDEZVOUS_MOVED = EventKind("rendezvous:moved", "info", "Rendez-vous déplacé", True)
 CRENEAU_CONFLICT = EventKind("creneau:conflict", "error", "Ce créneau n'est plus disponible", False)
 CRENEAU_AVAILABLE = EventKind("creneau:available", "info", "Nouveau créneau disponible", False)
 CRENEAU_UNAVAILABLE = EventKind("creneau:unavailable", "info", "Ce créneau a été réservé ou retiré", False)
@@ -50,7 +51,7 @@ RAPPEL_REMINDER = EventKind("rappel:reminder", "info", "Rappel de rendez-vous", 
 
 ALL = (
     RENDEZVOUS_CREATED, RENDEZVOUS_NEW, RENDEZVOUS_CONFIRMED, RENDEZVOUS_CANCELLED,
-    CRENEAU_CONFLICT, CRENEAU_AVAILABLE, CRENEAU_UNAVAILABLE, MESSAGE_NEW, MESSAGE_READ,
+    RENDEZVOUS_MOVED, CRENEAU_CONFLICT, CRENEAU_AVAILABLE, CRENEAU_UNAVAILABLE, MESSAGE_NEW, MESSAGE_READ,
     NOTIFICATION_GENERAL, RAPPEL_REMINDER,
 )
 
@@ -81,7 +82,10 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
     if created:
         return [
             Emission(RENDEZVOUS_CREATED, patient, data),
-            Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data),
+            Emission(RENDEZVOUS_NEW, _staff_rooms(rdv), data,
+                     # Booked by the practice for a patient: confirmed at once.
+                     message="Nouveau rendez-vous confirmé (pris par le cabinet)"
+                     if rdv.statut == StatutRendezVous.CONFIRME else ""),
             # Only to the screens showing this agenda: a role-wide fan-out per booking
             # would cost every patient online a delivery (see bench/README.md).
             Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)], data["creneau"]),
@@ -110,6 +114,26 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
                                       message="Un créneau s'est libéré"))
         return emissions
     return []
+
+
+def move_events(rdv: RendezVous, ancien: Creneau) -> list[Emission]:
+    """A booking on its new slot: the patient and the staff hear of it (the old doctor's
+    room too when staff moved it to a colleague); slot followers see one slot taken and,
+    if still ahead, the old one freed."""
+    old_slot = CreneauSerializer(ancien).data  # serialised after the move: free again
+    data = dict(rendezvous_data(rdv), ancien_creneau=old_slot)
+    staff = _staff_rooms(rdv)
+    if ancien.medecin_id != rdv.creneau.medecin_id:
+        staff.append(r.medecin_room(ancien.medecin_id))
+    emissions = [
+        Emission(RENDEZVOUS_MOVED, [r.patient_room(rdv.patient_id)], data),
+        Emission(RENDEZVOUS_MOVED, staff, data),
+        Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)], data["creneau"]),
+    ]
+    if old_slot["disponible"]:
+        emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(ancien), old_slot,
+                                  message="Un créneau s'est libéré"))
+    return emissions
 
 
 def _slot_rooms(creneau: Creneau) -> list[str]:

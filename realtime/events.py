@@ -14,9 +14,12 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from operations import metrics
+
 from .bus import bus
 from .catalogue import Emission
 from .models import Event, EventRoom
+from .signals import events_written
 
 
 def to_json_data(data: Any) -> Any:
@@ -69,4 +72,7 @@ def send_events(emissions: list[Emission]) -> list[Event]:
         ])
         for event, rooms in zip(events, addressed, strict=True):
             transaction.on_commit(partial(bus.publish, event.name, event.payload(), rooms or None))
+        transaction.on_commit(partial(metrics.count_published, [event.name for event in events]))
+        # Outside the app (e-mail, SMS): the outbox writes its rows here, in this transaction.
+        events_written.send(sender=Event, events=events, rooms=addressed)
     return events

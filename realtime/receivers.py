@@ -8,7 +8,13 @@ from django.dispatch import receiver
 from messagerie.models import Message
 from messagerie.signals import messages_read
 from rendezvous.models import Creneau, Rappel, RendezVous
-from rendezvous.signals import access_revoked, creneau_conflict, creneaux_publies, creneaux_retires
+from rendezvous.signals import (
+    access_revoked,
+    creneau_conflict,
+    creneaux_publies,
+    creneaux_retires,
+    rendezvous_moved,
+)
 
 from . import catalogue
 from .auth import revoke_user
@@ -19,6 +25,11 @@ from .events import send_events
 def on_rendezvous_saved(sender, instance: RendezVous, created: bool, **kwargs) -> None:
     send_events(catalogue.rendezvous_events(instance, created=created))
     instance._statut_initial = instance.statut
+
+
+@receiver(rendezvous_moved, dispatch_uid="realtime.rendezvous_moved")
+def on_rendezvous_moved(sender, rdv: RendezVous, ancien: Creneau, **kwargs) -> None:
+    send_events(catalogue.move_events(rdv, ancien))
 
 
 @receiver(post_save, sender=Creneau, dispatch_uid="realtime.creneau")

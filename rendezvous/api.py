@@ -25,15 +25,18 @@ from medical_booking.fields import BoundedDateTimeFilter, IdFilter
 from medical_booking.throttling import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
 from realtime.auth import SessionRefreshToken, end_session
 
-from . import selectors, services
-from .models import Cabinet, Creneau, Medecin, RendezVous, Role
+from . import api_comptes, comptes, patients, policies, regles, selectors, services
+from .api_agenda import _erreur
+from .models import Cabinet, Creneau, Medecin, Motif, RendezVous, Role
 from .serializers import (
     AnnulationSerializer,
     CabinetSerializer,
     CreneauCreateSerializer,
     CreneauSerializer,
     CreneauSerieSerializer,
+    DeplacementSerializer,
     MedecinSerializer,
+    MedecinUpdateSerializer,
     MeSerializer,
     RegisterSerializer,
     RendezVousCreateSerializer,
@@ -58,9 +61,21 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegisterThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer})
+    @extend_schema(request=RegisterSerializer, responses={
+        201: MeSerializer,
+        202: _erreur("compte_a_activer : l'adresse est celle d'une fiche créée par un cabinet ; un e-mail y est "
+                     "envoyé pour définir le mot de passe (personne n'est connecté)"),
+        400: _erreur("validation_error"), 409: _erreur("email_exists"), 429: _erreur("throttled")})
     def post(self, request):
-        user = services.register_patient(**valid(RegisterSerializer, request.data))
+        data = valid(RegisterSerializer, request.data)
+        # A record made on the phone is claimed through the e-mail, never by whoever signs up.
+        record = comptes.compte_a_reclamer(data["email"])
+        if record is not None:
+            comptes.envoyer_lien(record, api_comptes.base_url(request))
+            return Response({"code": "compte_a_activer",
+                             "message": "Un e-mail vous a été envoyé pour activer votre compte"},
+                            status=status.HTTP_202_ACCEPTED)
+        user = services.register_patient(**data)
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -130,6 +145,21 @@ class MedecinViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.medecins()
 
+    @extend_schema(
+        request=MedecinUpdateSerializer,
+        responses={200: MedecinSerializer, 400: _erreur("validation_error"),
+                   403: _erreur("permission_denied : ni le médecin, ni un administrateur de son cabinet"),
+                   404: _erreur("not_found : médecin inconnu")},
+        description="`nouveaux_patients_en_ligne` : un patient qui n'a jamais consulté ce médecin peut-il "
+                    "prendre rendez-vous en ligne (le médecin, les administrateurs de son cabinet).",
+    )
+    def partial_update(self, request, pk=None):
+        medecin = self.get_object()
+        data = valid(MedecinUpdateSerializer, request.data)
+        medecin = regles.modifier_nouveaux_patients(
+            acteur=request.user, medecin=medecin, accepte=data["nouveaux_patients_en_ligne"])
+        return Response(MedecinSerializer(medecin).data)
+
 
 class CreneauFilter(django_filters.FilterSet):
     medecin = IdFilter(field_name="medecin_id")
@@ -198,6 +228,11 @@ class CreneauViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 class RendezVousFilter(django_filters.FilterSet):
     statut = django_filters.CharFilter()
     medecin = IdFilter(field_name="creneau__medecin_id")
+    creneau__medecin = IdFilter(field_name="creneau__medecin_id", label="Alias de medecin")
+    cabinet = IdFilter(field_name="creneau__medecin__cabinet_id")
+    patient = IdFilter(field_name="patient_id")
+    date = django_filters.DateFilter(field_name="creneau__debut", lookup_expr="date",
+                                     label="Jour du créneau (AAAA-MM-JJ, fuseau du serveur)")
     date_from = BoundedDateTimeFilter(field_name="creneau__debut", lookup_expr="gte")
     date_to = BoundedDateTimeFilter(field_name="creneau__debut", lookup_expr="lt")
 
@@ -223,8 +258,21 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         journal.lecture_rendezvous(request.user, [rdv], detail=True)
         return Response(self.get_serializer(rdv).data)
 
-    @extend_schema(request=RendezVousCreateSerializer,
-                   responses={201: RendezVousSerializer, 409: CreneauSerializer})
+    @extend_schema(
+        request=RendezVousCreateSerializer,
+        responses={
+            201: RendezVousSerializer,
+            400: _erreur("validation_error, creneau_passe, motif_requis, motif_inconnu"),
+            403: _erreur("role_interdit, permission_denied (un patient pour un autre, le créneau d'un autre "
+                         "cabinet), nouveaux_patients_refuses"),
+            404: _erreur("not_found (créneau), patient_inconnu"),
+            409: _erreur("creneau_indisponible (details.creneau : le créneau), preavis_insuffisant, "
+                         "limite_atteinte, creneau_trop_court"),
+        },
+        description="Un patient réserve pour lui-même (EN_ATTENTE, soumis aux règles du cabinet) ; le "
+                    "cabinet (administrateur, médecins du cabinet) réserve pour un patient avec `patient` : "
+                    "confirmé aussitôt, seule la durée du motif s'applique.",
+    )
     def create(self, request):
         data = valid(RendezVousCreateSerializer, request.data)
         # A withdrawn slot is a 409 carrying the slot (it was offered, it is gone), not a 404.
@@ -232,18 +280,68 @@ class RendezVousViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         creneau = get_object_or_404(
             Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
         )
+        patient, acteur = self._patient_for(request.user, data.get("patient"), creneau)
+        motif = None
+        if data.get("motif_consultation") is not None:
+            motif = Motif.objects.filter(pk=data["motif_consultation"]).first()
+            if motif is None:
+                raise DomainError("Motif de consultation inconnu pour ce médecin", code="motif_inconnu",
+                                  details={"motif_consultation": data["motif_consultation"]})
         try:
-            rdv = services.book_creneau(patient=request.user, creneau=creneau, motif=data["motif"])
+            rdv = services.book_creneau(patient=patient, creneau=creneau, motif=data["motif"],
+                                        motif_consultation=motif, acteur=acteur)
         except CreneauIndisponible as exc:
             # A lost race or a withdrawn slot: the 409 carries the slot as the API shows it.
             exc.details = {"creneau": CreneauSerializer(exc.creneau).data}
             raise
         return Response(rendezvous_data(rdv), status=status.HTTP_201_CREATED)
 
+    @staticmethod
+    def _patient_for(user, patient_id, creneau) -> tuple:
+        """Who the booking is for, and who makes it."""
+        if patient_id is None or user.role == Role.PATIENT:
+            if patient_id is not None and patient_id != user.pk:
+                raise PermissionRefusee("Un patient ne prend rendez-vous que pour lui-même")
+            return user, user
+        if not policies.can_book_for_patient(user, creneau.medecin):
+            raise PermissionRefusee("Vous ne prenez rendez-vous que dans votre cabinet")
+        return patients.patient_pour_reservation(user, patient_id), user
+
     @extend_schema(request=None, responses=RendezVousSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         rdv = services.confirm_rendezvous(acteur=request.user, rdv=self.get_object())
+        return Response(rendezvous_data(rdv))
+
+    @extend_schema(
+        request=DeplacementSerializer,
+        responses={
+            200: RendezVousSerializer,
+            400: _erreur(
+                "validation_error ; meme_creneau : déjà sur ce créneau ; creneau_autre_cabinet ; "
+                "medecin_different : un patient reste chez le même médecin"),
+            403: _erreur(
+                "delai_depasse : trop tard pour qu'un patient déplace (details.limite)"),
+            404: _erreur("not_found : rendez-vous ou créneau inconnu"),
+            409: _erreur(
+                "creneau_indisponible (details.creneau, comme une réservation perdue) ; "
+                "rendezvous_annule ; creneau_passe ; preavis_insuffisant ; creneau_trop_court"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move the booking onto another slot of its practice, atomically: 200 on the new
+        slot, or an error and nothing changed (the old slot is kept)."""
+        data = valid(DeplacementSerializer, request.data)
+        rdv = self.get_object()
+        creneau = get_object_or_404(
+            Creneau.objects.select_related("medecin__cabinet", "medecin__user"), pk=data["creneau"]
+        )
+        try:
+            rdv = services.move_rendezvous(acteur=request.user, rdv=rdv, creneau=creneau)
+        except CreneauIndisponible as exc:
+            exc.details = {"creneau": CreneauSerializer(exc.creneau).data}
+            raise
         return Response(rendezvous_data(rdv))
 
     @extend_schema(request=AnnulationSerializer, responses=RendezVousSerializer)

@@ -28,7 +28,7 @@ def creneaux(*, withdrawn: bool = False) -> QuerySet[Creneau]:
 
 def rendezvous_visibles(user: User) -> QuerySet[RendezVous]:
     qs = RendezVous.objects.select_related(
-        "patient", "annule_par", "creneau__medecin__user", "creneau__medecin__cabinet"
+        "patient", "annule_par", "creneau__medecin__user", "creneau__medecin__cabinet", "motif_consultation"
     )
     if user.role == Role.SUPERADMIN:
         return qs

@@ -7,7 +7,9 @@ from rest_framework import serializers
 
 from medical_booking.fields import MAX_ID, BoundedDateTimeField
 
-from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, RendezVous, User
+from .models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, Motif, RendezVous, User
+from .regles import annulable_jusqu_a, regles_de
+from .telephone import telephone_saisi
 
 
 def local_iso(value, tzinfo) -> str:
@@ -22,7 +24,16 @@ class UserPublicSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TelephoneField(serializers.CharField):
+    """A phone number, stored in E.164 (``+33612345678``); invalid: 400 ``telephone_invalide``."""
+
+    def to_internal_value(self, data):
+        return telephone_saisi(super().to_internal_value(data))
+
+
 class MeSerializer(serializers.ModelSerializer):
+    telephone = TelephoneField(max_length=30, required=False, allow_blank=True)
+
     class Meta:
         model = User
         fields = ["id", "email", "first_name", "last_name", "telephone", "role", "cabinet"]
@@ -34,13 +45,27 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
     first_name = serializers.CharField(max_length=150, required=False, default="")
     last_name = serializers.CharField(max_length=150, required=False, default="")
-    telephone = serializers.CharField(max_length=30, required=False, default="")
+    telephone = TelephoneField(max_length=30, required=False, default="", allow_blank=True)
+
+
+class ReglesSerializer(serializers.Serializer):
+    """A practice's rules (SPEC "Practice workflow"); ``max_rdv_a_venir`` null: no cap."""
+
+    delai_annulation_heures = serializers.IntegerField(min_value=0, max_value=24 * 30)
+    preavis_minimum_minutes = serializers.IntegerField(min_value=0, max_value=60 * 24 * 30)
+    max_rdv_a_venir = serializers.IntegerField(min_value=1, max_value=100, allow_null=True)
 
 
 class CabinetSerializer(serializers.ModelSerializer):
+    # Read-only here: shown where a patient sees them before they bite.
+    regles = serializers.SerializerMethodField()
+
     class Meta:
         model = Cabinet
-        fields = ["id", "nom", "adresse", "ville", "code_postal", "telephone", "timezone"]
+        fields = ["id", "nom", "adresse", "ville", "code_postal", "telephone", "timezone", "regles"]
+
+    def get_regles(self, obj: Cabinet) -> ReglesSerializer:
+        return regles_de(obj)
 
 
 class MedecinSerializer(serializers.ModelSerializer):
@@ -48,10 +73,20 @@ class MedecinSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     cabinet = CabinetSerializer(read_only=True)
+    regles = serializers.SerializerMethodField()
 
     class Meta:
         model = Medecin
-        fields = ["id", "first_name", "last_name", "specialite", "cabinet"]
+        fields = ["id", "first_name", "last_name", "specialite", "cabinet", "nouveaux_patients_en_ligne",
+                  "regles"]
+        read_only_fields = ["specialite"]
+
+    def get_regles(self, obj: Medecin) -> ReglesSerializer:
+        return regles_de(obj.cabinet)
+
+
+class MedecinUpdateSerializer(serializers.Serializer):
+    nouveaux_patients_en_ligne = serializers.BooleanField()
 
 
 class MedecinCourtSerializer(serializers.ModelSerializer):
@@ -103,12 +138,27 @@ class CreneauSerieSerializer(serializers.Serializer):
     duree_minutes = serializers.IntegerField(min_value=5, max_value=720)
 
 
+class DeplacementSerializer(serializers.Serializer):
+    """``POST /api/rendezvous/{id}/move/``: the slot the booking moves to."""
+
+    creneau = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class MotifCourtSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Motif
+        fields = ["id", "libelle", "duree_minutes"]
+        read_only_fields = fields
+
+
 class RendezVousSerializer(serializers.ModelSerializer):
     patient = UserPublicSerializer(read_only=True)
     creneau = CreneauSerializer(read_only=True)
     medecin = serializers.SerializerMethodField()
     # Only the canceller's role: the patient never learns which staff member it was.
     annule_par = serializers.CharField(source="annule_par.role", default=None, read_only=True)
+    motif_consultation = MotifCourtSerializer(read_only=True, allow_null=True)
+    annulable_jusqu_a = serializers.SerializerMethodField()
 
     class Meta:
         model = RendezVous
@@ -116,15 +166,26 @@ class RendezVousSerializer(serializers.ModelSerializer):
             "id", "statut", "motif", "patient", "medecin", "creneau",
             "annule_par", "motif_annulation", "confirme_at", "annule_at",
             "created_at", "updated_at",
+            "motif_consultation", "pris_par", "deplace_at", "ancien_creneau", "annulable_jusqu_a",
         ]
+        read_only_fields = ["pris_par", "deplace_at", "ancien_creneau"]
 
     def get_medecin(self, obj: RendezVous) -> dict:
         return MedecinCourtSerializer(obj.creneau.medecin).data
+
+    def get_annulable_jusqu_a(self, obj: RendezVous) -> str | None:
+        """Until when the patient may cancel or move it (the practice's deadline)."""
+        limite = annulable_jusqu_a(obj)
+        return None if limite is None else local_iso(limite, obj.creneau.medecin.cabinet.tzinfo)
 
 
 class RendezVousCreateSerializer(serializers.Serializer):
     creneau = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     motif = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    motif_consultation = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+                                                  help_text="Id d'un motif de consultation du médecin")
+    patient = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                       help_text="Le cabinet prend rendez-vous pour ce patient")
 
 
 class AnnulationSerializer(serializers.Serializer):

@@ -16,3 +16,7 @@ creneaux_publies = Signal()
 # Free slots withdrawn together (an hours change, an absence): each is withdrawn like
 # ``withdraw_creneau`` does it. kwargs: creneaux (saved, inactive).
 creneaux_retires = Signal()
+
+# A booking moved onto another slot (``move_rendezvous``), sent inside its transaction.
+# kwargs: rdv (saved on its new slot), ancien (the slot it left).
+rendezvous_moved = Signal()

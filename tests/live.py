@@ -35,6 +35,10 @@ def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callab
         "CHANNEL_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
+        # Plain text and no request lines: tests read the server's own lines from its log
+        # (tests/test_operations_live.py turns JSON and request lines on).
+        "LOG_FORMAT": "text",
+        "ACCESS_LOG": "0",
         # Tests log in and sign up far more often than people: no throttling, except
         # where a test is about it (extra_env, tests/test_throttling.py).
         **{name: "1000000/min" for name in THROTTLE_ENV},
@@ -146,7 +150,9 @@ def start_stack(tmp: Path, *, servers: int = 1, postgres: bool = False, redis: b
     stack = Stack(env=env, cleanup=cleanup)
     try:
         manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "seed_demo")
+        # Without visit reasons: these stacks' clients book the seed's way, {creneau, motif}
+        # (a doctor with reasons requires one); tests of reasons create them over the API.
+        manage(env, "seed_demo", "--sans-motifs")
         for i in range(servers):
             stack.servers.append(Server(env=env, port=free_port(), log=tmp / f"daphne-{i}.log").start())
     except Exception:

@@ -336,7 +336,10 @@ def test_a_secretary_logs_in_through_the_form_and_confirms_a_booking(db):
     call_command("seed_demo", verbosity=0)
     alice = User.objects.get(email="alice@demo.fr")
     slot = Creneau.objects.filter(medecin__user__email="dr.bernard@demo.fr", actif=True).first()
-    rdv = services.book_creneau(patient=alice, creneau=slot, motif="Vaccin")
+    minutes = (slot.fin - slot.debut).total_seconds() // 60
+    motif = slot.medecin.motifs.filter(actif=True, en_ligne=True, nouveaux_patients=True,
+                                       duree_minutes__lte=minutes).first()
+    rdv = services.book_creneau(patient=alice, creneau=slot, motif="Vaccin", motif_consultation=motif)
     c = Client()
     r = c.post("/admin/login/?next=/admin/", {"username": "secretariat@demo.fr", "password": "demo1234",
                                                "next": "/admin/"})

@@ -17,8 +17,8 @@ from tests.helpers import assert_error, body, ids, unchanged
 pytestmark = pytest.mark.django_db
 fast_hashers, world = helpers.fast_hashers, helpers.world  # fixtures
 
-CABINET_FIELDS = {"id", "nom", "adresse", "ville", "code_postal", "telephone", "timezone"}
-MEDECIN_FIELDS = {"id", "first_name", "last_name", "specialite", "cabinet"}
+CABINET_FIELDS = {"id", "nom", "adresse", "ville", "code_postal", "telephone", "timezone", "regles"}
+MEDECIN_FIELDS = {"id", "first_name", "last_name", "specialite", "cabinet", "nouveaux_patients_en_ligne", "regles"}
 CRENEAU_FIELDS = {"id", "medecin", "debut", "fin", "timezone", "actif", "disponible"}
 
 
@@ -41,6 +41,7 @@ def test_cabinets_list_and_detail(world):
     assert detail == {
         "id": world.cab1.pk, "nom": "Cabinet du Parc", "adresse": world.cab1.adresse, "ville": "Lyon",
         "code_postal": "", "telephone": "", "timezone": "Europe/Paris",
+        "regles": {"delai_annulation_heures": 0, "preavis_minimum_minutes": 0, "max_rdv_a_venir": None},
     }
 
 

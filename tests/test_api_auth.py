@@ -189,7 +189,7 @@ def test_register_creates_a_patient_who_can_log_in():
     assert r.status_code == 201
     assert data == {
         "id": data["id"], "email": "nouveau@test.fr", "first_name": "Nina", "last_name": "Roux",
-        "telephone": "0600000000", "role": "PATIENT", "cabinet": None,
+        "telephone": "+33600000000", "role": "PATIENT", "cabinet": None,  # E.164
     }
     user = User.objects.get(pk=data["id"])
     assert user.role == Role.PATIENT and user.cabinet_id is None and not user.is_staff
@@ -277,7 +277,7 @@ def test_me_patch_updates_profile_but_not_role_email_or_cabinet(world):
                                   "email": "hijack@test.fr", "cabinet": world.cab1.pk}, format="json")
     data = body(r)
     assert r.status_code == 200
-    assert data["first_name"] == "Alice" and data["telephone"] == "0102030405"
+    assert data["first_name"] == "Alice" and data["telephone"] == "+33102030405"  # E.164
     world.p1.refresh_from_db()
     assert (world.p1.role, world.p1.cabinet_id) == (Role.PATIENT, None)
     assert world.p1.email != "hijack@test.fr"

@@ -13,7 +13,17 @@ from django.utils import timezone
 
 from medical_booking.errors import Conflit, CreneauIndisponible
 from rendezvous import services
-from rendezvous.models import Cabinet, Creneau, Horaire, Medecin, RendezVous, Role, StatutRendezVous, User
+from rendezvous.models import (
+    Cabinet,
+    Creneau,
+    Horaire,
+    Medecin,
+    Motif,
+    RendezVous,
+    Role,
+    StatutRendezVous,
+    User,
+)
 from tests import factories as f
 from tests import helpers
 from tests.helpers import body
@@ -300,7 +310,7 @@ DEMO = {
 def counts() -> dict:
     return {"users": User.objects.count(), "cabinets": Cabinet.objects.count(),
             "medecins": Medecin.objects.count(), "creneaux": Creneau.objects.count(),
-            "rendezvous": RendezVous.objects.count()}
+            "rendezvous": RendezVous.objects.count(), "motifs": Motif.objects.count()}
 
 
 def test_seed_demo_is_idempotent_and_creates_the_spec_accounts(db):
@@ -332,6 +342,12 @@ def test_seed_demo_is_idempotent_and_creates_the_spec_accounts(db):
         assert all(a.fin <= b.debut for a, b in zip(slots, slots[1:], strict=False))
         local = {timezone.localtime(s.debut, cabinet.tzinfo).strftime("%H:%M") for s in slots}
         assert "09:00" in local and "11:30" in local and "12:00" not in local
+        # 2–3 visit reasons, each fitting the 30-minute slots, kept as staff change them.
+        motifs = list(Motif.objects.filter(medecin=medecin, actif=True))
+        assert 2 <= len(motifs) <= 3 and all(m.duree_minutes <= 30 and m.en_ligne for m in motifs)
+    Motif.objects.filter(libelle="Vaccination").update(actif=False)
+    call_command("seed_demo", verbosity=0)
+    assert not Motif.objects.filter(libelle="Vaccination", actif=True).exists()
 
 
 def test_seed_demo_accounts_work_over_the_api(db):
@@ -342,9 +358,21 @@ def test_seed_demo_accounts_work_over_the_api(db):
     me = body(client.get("/api/me/"))
     assert (me["email"], me["role"]) == ("alice@demo.fr", "PATIENT")
     slot = body(client.get("/api/creneaux/?disponible=true"))["results"][0]
-    r = client.post("/api/rendezvous/", {"creneau": slot["id"], "motif": "Démo"}, format="json")
+    # Demo doctors have visit reasons: a patient names one (a new patient, one open to them).
+    assert client.post("/api/rendezvous/", {"creneau": slot["id"], "motif": "Démo"},
+                       format="json").json()["code"] == "motif_requis"
+    motifs = body(client.get(f"/api/medecins/{slot['medecin']}/motifs/"))
+    assert 2 <= len(motifs) <= 3
+    motif = next(m for m in motifs if m["nouveaux_patients"])
+    r = client.post("/api/rendezvous/", {"creneau": slot["id"], "motif": "Démo", "motif_consultation": motif["id"]},
+                    format="json")
     assert r.status_code == 201
     # Running the seed again keeps the booking and changes nothing else.
     before = counts()
     call_command("seed_demo", verbosity=0)
     assert counts() == before
+
+
+def test_seed_demo_without_motifs_for_the_test_stacks(db):
+    call_command("seed_demo", "--sans-motifs", verbosity=0)
+    assert Medecin.objects.count() == 2 and not Motif.objects.exists()

@@ -19,6 +19,7 @@ fast_hashers, world = helpers.fast_hashers, helpers.world  # fixtures
 RDV_FIELDS = {
     "id", "statut", "motif", "patient", "medecin", "creneau", "annule_par", "motif_annulation",
     "confirme_at", "annule_at", "created_at", "updated_at",
+    "motif_consultation", "pris_par", "deplace_at", "ancien_creneau", "annulable_jusqu_a",
 }
 
 

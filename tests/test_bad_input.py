@@ -112,6 +112,12 @@ def test_a_declared_non_utf8_charset_is_honoured(world):
 ID_ROUTES = [
     ("get", "/api/cabinets/{id}/"),
     ("get", "/api/medecins/{id}/"),
+    ("patch", "/api/medecins/{id}/"),
+    ("get", "/api/cabinets/{id}/regles/"),
+    ("patch", "/api/cabinets/{id}/regles/"),
+    ("get", "/api/medecins/{id}/motifs/"),
+    ("post", "/api/medecins/{id}/motifs/"),
+    ("patch", "/api/medecins/{id}/motifs/{id}/"),
     ("get", "/api/creneaux/{id}/"),
     ("delete", "/api/creneaux/{id}/"),
     ("get", "/api/rendezvous/{id}/"),
@@ -127,7 +133,7 @@ ID_ROUTES = [
     ("get", "/api/medecins/{id}/absences/"),
     ("post", "/api/medecins/{id}/absences/"),
     ("delete", "/api/medecins/{id}/absences/{id}/"),
-    ("delete", "/api/medecins/1/absences/{id}/"),
+    ("delete", "/api/medecins/987654321/absences/{id}/"),
 ]
 
 

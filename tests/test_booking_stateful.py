@@ -3,7 +3,7 @@ README's role table and event catalogue (not from the code under test).
 
 Actors: three patients, three doctors of two practices, their admins (two in the first
 practice) and a super admin. Transitions: publish one slot or a series, withdraw, book,
-confirm, cancel — through ``rendezvous/services.py``, as the REST views and the admin call
+confirm, cancel, move — through ``rendezvous/services.py``, as the REST views and the admin call
 them. After every step:
 
 - the database holds what the model says (each booking's status, each slot's state), and
@@ -251,6 +251,43 @@ class Model:
                              False, slot.id, (("actif", True), ("disponible", True))))
         return None, events
 
+    def move(self, actor, rdv: Rdv, target: Slot) -> tuple[str | None, list[Ev]]:
+        """README: the patient, the doctor, the practice's admins; same practice; a patient
+        stays with the same doctor; a taken or withdrawn target is the booking's conflict."""
+        old = self.slots[rdv.slot]
+        if actor != rdv.patient and not self.manages(actor, old.medecin):
+            return "permission_denied", []
+        if rdv.statut == ANNULE:
+            return "rendezvous_annule", []
+        if target.id == old.id:
+            return "meme_creneau", []
+        if DOCTORS[target.medecin] != DOCTORS[old.medecin]:
+            return "creneau_autre_cabinet", []
+        if self.role(actor) == "PATIENT" and target.medecin != old.medecin:
+            return "medecin_different", []
+        if old.debut <= timezone.now() or target.debut <= timezone.now():
+            return "creneau_passe", []
+        conflict = [Ev("creneau:conflict", "error", "Ce créneau n'est plus disponible",
+                       frozenset([f"user:{self.ids[actor]}"]), False, target.id,
+                       (("actif", target.actif), ("disponible", False)))]
+        if not target.actif or self.active_booking(target.id):
+            return "creneau_indisponible", conflict
+        rdv.slot = target.id
+        booking = (("statut", rdv.statut), ("patient", self.ids[rdv.patient]), ("annule_par", None))
+        staff = self.staff_rooms(target.medecin) | frozenset([f"medecin:{self.ids[old.medecin]}"])
+        events = [
+            Ev("rendezvous:moved", "info", "Rendez-vous déplacé", frozenset([f"patient:{self.ids[rdv.patient]}"]),
+               True, rdv.id, booking),
+            Ev("rendezvous:moved", "info", "Rendez-vous déplacé", staff, True, rdv.id, booking),
+            Ev("creneau:unavailable", "info", "Ce créneau a été réservé ou retiré",
+               frozenset([f"creneaux:{self.ids[target.medecin]}"]), False, target.id,
+               (("actif", True), ("disponible", False))),
+        ]
+        if old.actif:
+            events.append(Ev("creneau:available", "info", "Un créneau s'est libéré", self.slot_rooms(old.medecin),
+                             False, old.id, (("actif", True), ("disponible", True))))
+        return None, events
+
 
 # --- the machine -----------------------------------------------------------------------------
 
@@ -425,6 +462,20 @@ class BookingLifecycle(RuleBasedStateMachine):
             acteur=self.users[actor], rdv=self.rdv(rdv)),
             refusal, events, journal=(Action.CONFIRMATION, actor, booking.patient) if changes else None)
 
+    @rule(data=st.data(), rdv=rdvs)
+    def move_within_the_practice(self, data, rdv):
+        """A move its parties would try: an offered slot of the same practice, by the patient,
+        the doctor, a practice admin or the super admin (random targets are mostly refused)."""
+        booking = self.model.rdvs[rdv]
+        medecin = self.model.slots[booking.slot].medecin
+        targets = sorted(pk for pk, s in self.model.slots.items() if DOCTORS[s.medecin] == DOCTORS[medecin]
+                         and s.actif and s.debut > self.model.now and not self.model.active_booking(pk))
+        if not targets:
+            return
+        admins = sorted(a for a, cab in ADMINS.items() if cab == DOCTORS[medecin])
+        actor = data.draw(st.sampled_from(["patient", "patient", medecin, "sa", *admins]))
+        self.move(actor, rdv, data.draw(st.sampled_from(targets)))
+
     @rule(actor=st.sampled_from(ACTORS), rdv=rdvs)
     def cancel(self, actor, rdv):
         booking = self.model.rdvs[rdv]
@@ -432,6 +483,15 @@ class BookingLifecycle(RuleBasedStateMachine):
         self.attempt("cancel_rendezvous", lambda: services.cancel_rendezvous(
             acteur=self.users[actor], rdv=self.rdv(rdv)),
             refusal, events, journal=(Action.ANNULATION, actor, booking.patient))
+
+    @rule(actor=st.sampled_from(["patient"] * 4 + ACTORS), rdv=rdvs, slot=slots)
+    def move(self, actor, rdv, slot):
+        booking = self.model.rdvs[rdv]
+        actor = booking.patient if actor == "patient" else actor  # mostly those who may
+        refusal, events = self.model.move(actor, booking, self.model.slots[slot])
+        self.attempt("move_rendezvous", lambda: services.move_rendezvous(
+            acteur=self.users[actor], rdv=self.rdv(rdv), creneau=self.slot(slot)),
+            refusal, events, journal=(Action.DEPLACEMENT, actor, booking.patient))
 
     # Invariants.
     @invariant()
@@ -441,6 +501,8 @@ class BookingLifecycle(RuleBasedStateMachine):
         assert not doubled.exists(), list(doubled)
         assert dict(RendezVous.objects.filter(pk__in=self.model.rdvs).values_list("pk", "statut")) == {
             pk: r.statut for pk, r in self.model.rdvs.items()}
+        assert dict(RendezVous.objects.filter(pk__in=self.model.rdvs).values_list("pk", "creneau_id")) == {
+            pk: r.slot for pk, r in self.model.rdvs.items()}
         assert dict(Creneau.objects.filter(pk__in=self.model.slots).values_list("pk", "actif")) == {
             pk: s.actif for pk, s in self.model.slots.items()}
         cancelled_by = dict(RendezVous.objects.filter(pk__in=self.model.rdvs, statut=ANNULE)

@@ -497,6 +497,79 @@ def test_conflict_goes_to_the_losing_requester_only(node_clients, actors):
     c_bob.assert_connected()
 
 
+# --- moves (second stage) ------------------------------------------------------------
+
+def move(actor: Actor, rdv: dict, slot: dict) -> dict:
+    status, body = actor.call("POST", f"/rendezvous/{rdv['id']}/move/", {"creneau": slot["id"]})
+    assert status == 200, (status, body)
+    return body
+
+
+def staff_barrier(doctor: Actor, *followers: NodeClient) -> dict:
+    """Publish a slot of ``doctor`` and wait until each follower of ``creneaux:{doctor}``
+    saw it: staff sockets are in no role-wide room a patient barrier would reach."""
+    slot = publish_slot(doctor)
+    for client in followers:
+        client.wait_event("creneau:available", lambda p: p["data"]["id"] == slot["id"], "(staff barrier)")
+    return slot
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS)
+def test_move_events_reach_exactly_their_rooms(node_clients, actors, transports):
+    alice, bob = actors("alice@demo.fr"), actors("bob@demo.fr")
+    martin, bernard = actors("dr.martin@demo.fr"), actors("dr.bernard@demo.fr")
+    secretariat = actors("secretariat@demo.fr")
+    old, new = publish_slot(martin), publish_slot(martin)
+    rdv = book(alice, old, "Contrôle")
+
+    c_alice = node_clients("alice", token=alice.access, transports=transports)
+    c_bob = node_clients("bob", token=bob.access, transports=transports)
+    c_martin = node_clients("dr.martin", token=martin.access, transports=transports)
+    c_bernard = node_clients("dr.bernard", token=bernard.access, transports=transports)
+    c_secretariat = node_clients("secretariat", token=secretariat.access, transports=transports)
+    # Bob's booking grid follows dr.martin's slots; the staff follow dr.bernard's (barrier).
+    assert c_bob.emit("join-room", f"creneaux:{martin.id}")["type"] == "success"
+    for c in (c_martin, c_bernard, c_secretariat):
+        assert c.emit("join-room", f"creneaux:{bernard.id}")["type"] == "success"
+
+    moved = move(alice, rdv, new)
+    assert moved["id"] == rdv["id"] and moved["creneau"]["id"] == new["id"]
+
+    for c in (c_alice, c_martin, c_secretariat):
+        got = c.wait_event("rendezvous:moved", lambda p: p["data"]["id"] == rdv["id"])
+        assert_envelope(got, type_="info", message="Rendez-vous déplacé")
+        assert {k: v for k, v in got["data"].items() if k != "ancien_creneau"} == {
+            k: v for k, v in moved.items() if k != "ancien_creneau"}, got
+        assert set(got["data"]["ancien_creneau"]) == SLOT_KEYS
+        assert got["data"]["ancien_creneau"]["id"] == old["id"]
+        assert got["data"]["ancien_creneau"]["debut"] == old["debut"]
+        assert got["data"]["ancien_creneau"]["fin"] == old["fin"]
+
+    # Bob (a patient following the agenda): the new slot taken, the old one freed, slot data only.
+    taken = c_bob.wait_event("creneau:unavailable", lambda p: p["data"]["id"] == new["id"])
+    freed = c_bob.wait_event("creneau:available", lambda p: p["data"]["id"] == old["id"])
+    assert taken["data"]["disponible"] is False and freed["data"]["disponible"] is True
+    assert freed["message"] == "Un créneau s'est libéré"
+    # Alice is in role:PATIENT: she sees the old slot freed too (slot data only).
+    c_alice.wait_event("creneau:available", lambda p: p["data"]["id"] == old["id"])
+
+    slot_barrier(bernard, c_alice, c_bob)
+    staff_barrier(bernard, c_martin, c_bernard, c_secretariat)
+    for c in (c_alice, c_martin, c_secretariat):
+        assert len(c.payloads("rendezvous:moved", lambda p: p["data"]["id"] == rdv["id"])) == 1, c.report()
+    assert not [e for e in c_bob.events() if e["event"].startswith("rendezvous:")], c_bob.report()
+    for e in c_bob.events():
+        assert set(e["payload"]["data"]) == SLOT_KEYS, e
+        assert "patient" not in json.dumps(e["payload"]), e
+    assert not c_bernard.events("rendezvous:moved"), c_bernard.report()
+    # Staff are in no role-wide slot room: the freed slot reaches them only if they follow it.
+    for c in (c_martin, c_bernard, c_secretariat):
+        assert not c.payloads("creneau:available", lambda p: p["data"]["id"] == old["id"]), c.report()
+    for c in (c_alice, c_bob, c_martin, c_bernard, c_secretariat):
+        event_ids_increase(c)
+        c.assert_connected()
+
+
 # --- rooms --------------------------------------------------------------------------
 
 @pytest.fixture

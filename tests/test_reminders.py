@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from realtime.models import Event
 from rendezvous import services
-from rendezvous.models import Rappel
+from rendezvous.models import Rappel, RendezVous
 from rendezvous.reminders import send_due_reminders
 
 from . import factories as f
@@ -152,3 +153,84 @@ def test_racing_senders_send_once_on_postgres(requires_postgres):
     assert sum(results) == 3
     for rdv in rdvs:
         assert len(reminders_for(rdv)) == 1
+
+
+# --- a moved booking: the reminders follow it ----------------------------------------------
+
+
+def test_after_a_move_the_new_times_reminders_are_sent_once_and_the_old_ones_never(confirmed):
+    old = confirmed.creneau
+    new = f.creneau(old.medecin, debut=old.debut + timedelta(hours=5))
+    assert send_due_reminders(old.debut - timedelta(hours=24)) == 1  # the 24 h one, for the old time
+    moved = services.move_rendezvous(acteur=confirmed.patient, rdv=confirmed, creneau=new)
+    assert moved.statut == "CONFIRME"
+    assert send_due_reminders(old.debut - timedelta(hours=23)) == 0  # the new time is 28 h away
+    # The new time gets its own 24 h and 1 h reminders, each once.
+    assert send_due_reminders(new.debut - timedelta(hours=24)) == 1
+    assert send_due_reminders(new.debut - timedelta(hours=23)) == 0
+    # The old time's 1 h point: nothing (the booking is 6 h away from it now).
+    assert send_due_reminders(old.debut - timedelta(hours=1)) == 0
+    assert send_due_reminders(new.debut - timedelta(hours=1)) == 1
+    assert send_due_reminders(new.debut - timedelta(minutes=30)) == 0
+    events = reminders_for(confirmed)
+    assert [(e.data["rappel_minutes"], e.data["creneau"]["id"]) for e in events] == [
+        (1440, old.pk), (1440, new.pk), (60, new.pk)]
+    local = timezone.localtime(new.debut, new.medecin.cabinet.tzinfo)
+    assert f"à {local:%H:%M}" in events[-1].message
+    assert sorted(Rappel.objects.filter(rendezvous=confirmed).values_list("offset_minutes", "debut")) == sorted([
+        (1440, old.debut), (1440, new.debut), (60, new.debut)])
+
+
+def test_a_booking_moved_earlier_gets_the_nearest_reminder_of_its_new_time(confirmed):
+    old = confirmed.creneau
+    new = f.creneau(old.medecin, debut=old.debut - timedelta(hours=30))  # 18 h ahead
+    services.move_rendezvous(acteur=old.medecin.user, rdv=confirmed, creneau=new)
+    # 17 h before the new time: its 24 h point has passed; sent once (catch-up), not twice.
+    assert send_due_reminders(new.debut - timedelta(hours=17)) == 1
+    assert send_due_reminders(new.debut - timedelta(hours=16)) == 0
+    assert send_due_reminders(old.debut - timedelta(hours=24)) == 0  # the old time is gone
+    assert [(e.data["rappel_minutes"], e.data["creneau"]["id"]) for e in reminders_for(confirmed)] == [
+        (1440, new.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_racing_a_move_never_reminds_of_the_old_time_on_postgres(requires_postgres):
+    """The move holds the booking's row; a sender that read the old time waits for it,
+    then finds the booking moved and sends nothing for the old time."""
+    med, pat = f.medecin(), f.patient()
+    rdv = services.book_creneau(patient=pat, creneau=f.creneau(med, debut=f.future(30)))
+    services.confirm_rendezvous(acteur=med.user, rdv=rdv)
+    old = rdv.creneau
+    new = f.creneau(med, debut=old.debut + timedelta(days=3))  # not due at the sender's clock
+    moved, release = threading.Event(), threading.Event()
+    sent: list[int] = []
+
+    def mover():
+        try:
+            with transaction.atomic():
+                services.move_rendezvous(acteur=med.user, rdv=RendezVous.objects.get(pk=rdv.pk), creneau=new)
+                moved.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def sender():
+        try:
+            sent.append(send_due_reminders(old.debut - timedelta(hours=24)))
+        finally:
+            connection.close()
+
+    t_move = threading.Thread(target=mover)
+    t_move.start()
+    assert moved.wait(30)
+    t_send = threading.Thread(target=sender)
+    t_send.start()
+    t_send.join(1.0)
+    blocked = t_send.is_alive()
+    release.set()
+    t_move.join(30)
+    t_send.join(30)
+    assert blocked, "the sender did not wait for the move's lock"
+    assert sent == [0]
+    assert not Rappel.objects.filter(rendezvous_id=rdv.pk).exists()
+    assert reminders_for(rdv) == []

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from rendezvous.agenda import generer_creneaux
-from rendezvous.models import Cabinet, Horaire, Medecin, Role, User
+from rendezvous.models import Cabinet, Horaire, Medecin, Motif, Role, User
 
 PASSWORD = "demo1234"
 USERS = [
@@ -34,12 +34,28 @@ HORAIRES = {
                           + [(jour, time(14), time(17, 30), 30) for jour in (0, 1, 3, 4)],
 }
 
+# Visit reasons (libellé, minutes, open to new patients, bookable online); 30-minute slots.
+MOTIFS = {
+    "dr.martin@demo.fr": [("Consultation", 30, True, True), ("Renouvellement d'ordonnance", 15, False, True),
+                          ("Certificat médical", 15, True, True)],
+    "dr.bernard@demo.fr": [("Consultation pédiatrique", 30, True, True), ("Vaccination", 15, True, True),
+                           ("Suivi du nourrisson", 30, False, True)],
+}
+
 
 class Command(BaseCommand):
     help = ("Load the demo practice, its staff, patients, the doctors' weekly hours and the "
             "slots generated from them (idempotent).")
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--sans-motifs", action="store_true",
+            help="No visit reasons: patients then book without one (the test stacks of tests/live.py, "
+                 "whose clients book the seed's way).",
+        )
+
     def handle(self, *args, **options):
+        self.motifs = not options.get("sans_motifs")
         # Passwords are hashed (PBKDF2, ~0.25 s each) before the write transaction: on
         # SQLite it holds the database's write lock, which a running server shares.
         existing = set(User.objects.filter(email__in=[u[0] for u in USERS]).values_list("email", flat=True))
@@ -84,6 +100,13 @@ class Command(BaseCommand):
                 Horaire.objects.bulk_create([
                     Horaire(medecin=medecin, jour=jour, debut=debut, fin=fin, duree_minutes=duree)
                     for jour, debut, fin, duree in HORAIRES[email]
+                ])
+            # Reasons likewise: the doctor's own once they have any (retired ones included).
+            if self.motifs and not Motif.objects.filter(medecin=medecin).exists():
+                Motif.objects.bulk_create([
+                    Motif(medecin=medecin, libelle=libelle, duree_minutes=duree, nouveaux_patients=nouveaux,
+                          en_ligne=en_ligne)
+                    for libelle, duree, nouveaux, en_ligne in MOTIFS[email]
                 ])
             medecins.append(medecin)
         return users, medecins
