@@ -243,14 +243,22 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         frame.encode()  # engine.io caches the encoded string on the packet: once per event
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
-        sent = 0
+        sent = failed = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if socket is not None and not socket.closed:
-                socket.send_nowait(frame)
+                try:
+                    socket.send_nowait(frame)
+                except Exception:  # one socket's failure must not cost the rest of the room the event
+                    failed += 1
+                    if failed == 1:
+                        logger.exception("delivery of %s to socket %s failed", packet_data[0], sid)
+                    continue
                 sent += 1
+        if failed > 1:
+            logger.error("delivery of %s failed for %d sockets", packet_data[0], failed)
         metrics.count_delivered(packet_data[0], sent)
         return sent
 

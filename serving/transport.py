@@ -213,13 +213,23 @@ class Heartbeat:
         now = time.monotonic() / self.tick
         ping = packet.Packet(packet.PING)  # one packet (and encoding) for every due socket
         sent_at = time.time()
-        for due in sorted(k for k in self.buckets if k <= now):
-            for socket in self.buckets.pop(due):
-                if not socket.closing and not socket.closed:
-                    socket.last_ping = sent_at
-                    socket.send_nowait(ping)
-        if self.buckets:
-            self._arm()
+        failed = 0
+        try:
+            for due in sorted(k for k in self.buckets if k <= now):
+                for socket in self.buckets.pop(due):
+                    if not socket.closing and not socket.closed:
+                        socket.last_ping = sent_at
+                        try:
+                            socket.send_nowait(ping)
+                        except Exception:  # one socket's failure must not cost the others their ping
+                            failed += 1
+                            if failed == 1:
+                                logger.exception("heartbeat: ping to socket %s failed", socket.sid)
+        finally:
+            if failed > 1:
+                logger.error("heartbeat: pings to %d sockets failed in one tick", failed)
+            if self.buckets:
+                self._arm()
 
 
 def heartbeat_of(server: async_server.AsyncServer) -> Heartbeat:
@@ -260,13 +270,37 @@ class DaphneWebsocket:
         self.protocol.handle_reply({"type": "websocket.close", "code": 1000})
 
     def write(self, frame: str | bytes) -> None:
+        """Write one frame; dropped once the websocket is closing.
+
+        daphne marks a connection "disconnected" only when Twisted reports the TCP
+        connection lost; autobahn stops sending earlier, as soon as a close handshake
+        starts or it drops the connection (a client's CLOSE frame: ``STATE_CLOSED``, the TCP
+        closed a loop turn later, or once the client has read what is buffered), and raises
+        ``Disconnected`` on a send meanwhile. Stock python-engineio's writer task ends on it;
+        here the frame is dropped, so a heartbeat tick or a room delivery that meets such a
+        socket goes on to the others (the reader ends the engine.io socket at the disconnect).
+        """
         connection = self.connections.get(self.protocol)
         if connection is None or connection.get("disconnected"):
             return
-        if isinstance(frame, bytes):
-            self.protocol.handle_reply({"type": "websocket.send", "bytes": frame, "text": None})
-        else:
-            self.protocol.handle_reply({"type": "websocket.send", "bytes": None, "text": frame})
+        try:
+            if isinstance(frame, bytes):
+                self.protocol.handle_reply({"type": "websocket.send", "bytes": frame, "text": None})
+            else:
+                self.protocol.handle_reply({"type": "websocket.send", "bytes": None, "text": frame})
+        except _websocket_closed():
+            return
+
+
+@functools.cache
+def _websocket_closed() -> type[Exception]:
+    """autobahn's ``Disconnected`` (public API: what ``sendMessage`` raises on a websocket
+    that is no longer open), looked up when a daphne websocket is first written to."""
+    try:
+        from autobahn.exception import Disconnected
+    except ImportError:  # pragma: no cover - autobahn comes with daphne
+        return type("Disconnected", (Exception,), {})
+    return Disconnected
 
 
 @functools.cache

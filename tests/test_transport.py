@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import sys
 import time
 
@@ -85,6 +87,100 @@ async def test_slim_queue_join_returns_once_everything_was_taken():
     assert not joined.done()
     q.get_nowait()
     await asyncio.wait_for(joined, 1)
+
+
+# ---- a websocket that is closing, met by the heartbeat or by a room delivery -----------------
+
+
+def closed_daphne_websocket(state: str = "STATE_CLOSED"):
+    """A real daphne websocket protocol in the window between autobahn no longer sending
+    (a client's CLOSE frame: autobahn answers and drops the TCP, ``STATE_CLOSED``; or a
+    close handshake under way, ``STATE_CLOSING``) and Twisted reporting the connection lost,
+    which is when daphne marks the connection "disconnected". 5,000 sockets closing at once
+    at the end of a held bench met the heartbeat there (bench/README.md, issue 11)."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    from serving.transport import DaphneWebsocket
+
+    protocol = WebSocketProtocol()
+    protocol.state = getattr(protocol, state)
+    protocol.client_addr = ("127.0.0.1", 50000)
+    return DaphneWebsocket({protocol: {"connected": time.time()}}, protocol)
+
+
+class StandInSocket:
+    """What the heartbeat and the room delivery use of an engine.io socket."""
+
+    def __init__(self, sid: str, websocket=None, error: Exception | None = None) -> None:
+        self.sid, self.websocket, self.error = sid, websocket, error
+        self.closing = self.closed = False
+        self.last_ping = None
+        self.frames: list = []
+
+    def send_nowait(self, pkt) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.websocket is not None:
+            self.websocket.write(pkt.encode())
+        else:
+            self.frames.append(pkt.encode())
+
+
+@pytest.mark.parametrize("state", ["STATE_CLOSED", "STATE_CLOSING"])
+def test_a_frame_to_a_websocket_autobahn_no_longer_sends_on_is_dropped(state):
+    websocket = closed_daphne_websocket(state)
+    websocket.write("2")  # was autobahn.exception.Disconnected
+    websocket.write(b"\x04binary")
+
+
+async def test_heartbeat_pings_the_rest_of_the_tick_when_a_socket_cannot_be_written(caplog):
+    from types import SimpleNamespace
+
+    from serving.transport import Heartbeat
+
+    beat = Heartbeat(SimpleNamespace(ping_interval=25))
+    closing = StandInSocket("closing", websocket=closed_daphne_websocket())
+    broken = StandInSocket("broken", error=RuntimeError("a bug elsewhere"))
+    healthy = StandInSocket("healthy")
+    later = StandInSocket("later")
+    now = math.floor(time.monotonic() / beat.tick)
+    beat.buckets = {now - 1: [closing, broken, healthy], now + 400: [later]}
+    try:
+        with caplog.at_level(logging.ERROR, logger="serving.transport"):
+            beat._fire()
+        assert healthy.frames == ["2"]  # pinged although two sockets before it failed
+        assert healthy.last_ping is not None and closing.last_ping is not None
+        assert beat._timer is not None and list(beat.buckets) == [now + 400]  # re-armed
+        assert later.frames == []
+        failures = [r for r in caplog.records if r.name == "serving.transport"]
+        assert len(failures) == 1 and "broken" in failures[0].getMessage()  # the closing one is not an error
+    finally:
+        if beat._timer is not None:
+            beat._timer.cancel()
+
+
+async def test_a_room_delivery_reaches_the_rest_of_the_room_when_a_socket_cannot_be_written(
+        monkeypatch, caplog):
+    import socketio
+
+    import serving
+    from realtime.manager import ChannelLayerManager
+
+    manager = ChannelLayerManager()
+    server = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+    monkeypatch.setattr(serving, "_installed", {*serving._installed, serving.ONE_FRAME_DELIVERY})
+    sockets = {"closing": StandInSocket("closing", websocket=closed_daphne_websocket()),
+               "broken": StandInSocket("broken", error=RuntimeError("a bug elsewhere")),
+               "healthy": StandInSocket("healthy")}
+    for eio_sid, socket in sockets.items():
+        server.eio.sockets[eio_sid] = socket
+        await manager.enter_room(await manager.connect(eio_sid, "/"), "/", "role:PATIENT", eio_sid=eio_sid)
+    with caplog.at_level(logging.ERROR, logger="realtime.manager"):
+        sent = await manager.deliver("/", "role:PATIENT", None, ["notification:general", {"type": "info"}])
+    assert sockets["healthy"].frames == ['42["notification:general",{"type":"info"}]']
+    assert sent == 2  # the broken socket is not counted
+    failures = [r for r in caplog.records if r.name == "realtime.manager"]
+    assert len(failures) == 1 and "notification:general" in failures[0].getMessage()
 
 
 # ---- settings -----------------------------------------------------------------------------
