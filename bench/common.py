@@ -154,12 +154,15 @@ PROJECT_VARIANTS = {
     "project-stock": {"ENGINEIO_LEAN_SOCKETS": "0", "DAPHNE_SLIM_QUEUES": "0"},
     # CPython's own garbage-collection policy instead of serving/gc_policy.py's
     "project-cpython-gc": {"GC_FULL_INTERVAL_SECONDS": "0"},
+    # no counters, histograms or /metrics (operations/metrics.py): their cost on a fan-out
+    "project-nometrics": {"METRICS_ENABLED": "0"},
 }
 VARIANT_LABELS = {
     "project-noeager": "this project, DAPHNE_EAGER_WRITES=0",
     "project-untuned": "this project, DAPHNE_* tuning off",
     "project-stock": "this project, stock engine.io sockets",
     "project-cpython-gc": "this project, CPython's GC policy",
+    "project-nometrics": "this project, METRICS_ENABLED=0",
 }
 
 

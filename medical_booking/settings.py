@@ -128,6 +128,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: times every request (/metrics) and logs one line for it (operations/).
+    "operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # IP, user agent and request id of this request, for the access log (audit/context.py).
     "audit.context.ContexteRequeteMiddleware",
@@ -369,11 +371,56 @@ SOCKETIO_RATE_PER_SECOND = env_int("SOCKETIO_RATE_PER_SECOND", 10)
 SOCKETIO_CLIENT_ERROR_LOG_LINES = env_int("SOCKETIO_CLIENT_ERROR_LOG_LINES", 20)
 SOCKETIO_CLIENT_ERROR_LOG_SECONDS = env_int("SOCKETIO_CLIENT_ERROR_LOG_SECONDS", 60)
 
+# Operations (operations/, README "Operations"): /healthz, /readyz, /metrics, request logs.
+# /metrics counts in this process only (one registry per process: scrape each daphne on
+# its own port). METRICS_ENABLED=false: no counting at all, and /metrics answers 404.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# Who may read /metrics: a client address in these IPs/networks (the address Django sees:
+# REMOTE_ADDR, or behind NUM_PROXIES trusted proxies the one the nearest proxy saw), or
+# ``Authorization: Bearer <METRICS_TOKEN>`` (empty: no token accepted).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Each /readyz check (database, Redis) gives up after this long: READYZ_TIMEOUT (seconds)
+# or READYZ_TIMEOUT_MS.
+READYZ_TIMEOUT = env_seconds("READYZ_TIMEOUT", 2)
+
+
+def _check_networks(values: list[str]) -> None:
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {value!r} is not an IP address or network") from None
+
+
+_check_networks(METRICS_ALLOWED_IPS)
+
+# Log lines: ``text`` (the message alone) or ``json`` (one object per line: time, level,
+# logger, message, the request id when there is one, and the fields of request lines).
+# Default: json in production mode, text otherwise (``make run``).
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("json" if PRODUCTION else "text")).strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json (got {LOG_FORMAT!r})")
+# One line per HTTP request (logger ``access``: request id, user id, method, route, status,
+# duration), whatever LOG_LEVEL says.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "operations.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {"access": {"level": "INFO" if ACCESS_LOG else "WARNING"}},
 }
 
 # Daphne tuning (serving/daphne_tuning.py, only under daphne): eager socket writes,

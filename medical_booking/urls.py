@@ -8,6 +8,7 @@ from attente import api as attente_api
 from medical_booking import frontend
 from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
+from operations.views import HealthzView, MetricsView, ReadyzView
 from outbox import api as outbox_api
 from realtime.api import NotificationViewSet
 from rendezvous import api_agenda, api_cabinet, api_comptes
@@ -52,6 +53,10 @@ urlpatterns = [
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    # Operations (operations/): liveness, readiness, Prometheus metrics.
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("fhir/", include("publication.urls")),  # SMART Scheduling Links (publication/)
     path("", frontend.index, name="frontend"),
     path("login", frontend.index, name="frontend-login"),

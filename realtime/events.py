@@ -14,6 +14,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from operations import metrics
+
 from .bus import bus
 from .catalogue import Emission
 from .models import Event, EventRoom
@@ -70,6 +72,7 @@ def send_events(emissions: list[Emission]) -> list[Event]:
         ])
         for event, rooms in zip(events, addressed, strict=True):
             transaction.on_commit(partial(bus.publish, event.name, event.payload(), rooms or None))
+        transaction.on_commit(partial(metrics.count_published, [event.name for event in events]))
         # Outside the app (e-mail, SMS): the outbox writes its rows here, in this transaction.
         events_written.send(sender=Event, events=events, rooms=addressed)
     return events

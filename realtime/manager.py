@@ -41,6 +41,7 @@ from socketio import packet as sio_packet
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 import serving
+from operations import metrics
 from serving.transport import drop
 
 from .replay import catch_up_messages, event_id_of
@@ -207,10 +208,12 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         if message.get("callback") or message.get("binary") or self.server is None:
             await super()._handle_emit(message)
             return 0
-        return await self.deliver(
+        sent = await self.deliver(
             message.get("namespace") or "/", message.get("room"), message.get("skip_sid"),
             [message["event"], *message["data"]],
         )
+        metrics.observe_delivery(message)
+        return sent
 
     async def deliver(self, namespace: str, room, skip_sid, packet_data: list) -> int:
         """Hand one encoded frame to every addressed socket, in one pass.
@@ -233,6 +236,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
             recipients = sum(1 for sid, _ in self.get_participants(namespace, room) if sid not in skip)
             await self.emit(packet_data[0], tuple(packet_data[1:]), namespace=namespace, room=room,
                             skip_sid=skip_sid, ignore_queue=True)
+            metrics.count_delivered(packet_data[0], recipients)
             return recipients
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=packet_data)
         frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
@@ -247,6 +251,7 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
             if socket is not None and not socket.closed:
                 socket.send_nowait(frame)
                 sent += 1
+        metrics.count_delivered(packet_data[0], sent)
         return sent
 
     def _guard(self, message: dict) -> dict:

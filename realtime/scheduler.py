@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -24,9 +25,20 @@ logger = logging.getLogger(__name__)
 _task: asyncio.Task | None = None
 _generation_task: asyncio.Task | None = None
 
+# Each loop's last turn, for /readyz (operations/health.py): name -> (time.monotonic() of
+# the beat, the loop's interval in seconds). A loop stuck in a pass stops beating.
+REMINDERS = "reminder_scheduler"
+GENERATION = "slot_generation"
+heartbeats: dict[str, tuple[float, float]] = {}
+
+
+def beat(name: str, interval: float) -> None:
+    heartbeats[name] = (time.monotonic(), float(interval))
+
 
 async def _loop(interval: float) -> None:
     while True:
+        beat(REMINDERS, interval)
         try:
             await sync_to_async(send_due_reminders)()
         except Exception:
@@ -37,6 +49,7 @@ async def _loop(interval: float) -> None:
 def start_reminders() -> None:
     global _task
     if _task is None and settings.REMINDERS_IN_SERVER:
+        beat(REMINDERS, settings.REMINDER_INTERVAL_SECONDS)
         _task = asyncio.get_running_loop().create_task(_loop(settings.REMINDER_INTERVAL_SECONDS))
 
 
@@ -58,6 +71,7 @@ async def generation_pass() -> Generation:
 
 async def _generation_loop(interval: float) -> None:
     while True:
+        beat(GENERATION, interval)
         try:
             done = await generation_pass()
             if done.crees or done.ignores:
@@ -71,5 +85,6 @@ def start_generation() -> None:
     """At start, then every ``CRENEAUX_GENERATION_SECONDS`` (0: never in the server)."""
     global _generation_task
     if _generation_task is None and settings.CRENEAUX_GENERATION_SECONDS > 0:
+        beat(GENERATION, settings.CRENEAUX_GENERATION_SECONDS)
         _generation_task = asyncio.get_running_loop().create_task(
             _generation_loop(settings.CRENEAUX_GENERATION_SECONDS))

@@ -27,10 +27,22 @@ def send_due_reminders(now: datetime | None = None) -> int:
     several are overdue at once only the nearest is sent, the others are marked IGNORE.
     """
     now = now or timezone.now()
+    sent = 0
+    for rdv in _candidates(now):
+        pending, nearest = _pending(rdv, now)
+        for offset in pending:
+            statut = Rappel.Statut.ENVOYE if offset == nearest else Rappel.Statut.IGNORE
+            if _claim(rdv, offset, statut, now):
+                sent += statut == Rappel.Statut.ENVOYE
+    return sent
+
+
+def _candidates(now: datetime):
+    """Confirmed bookings ahead within the largest reminder offset of any practice."""
     horizon = max((max(offsets_of(c), default=0) for c in Cabinet.objects.all()), default=0)
     if horizon == 0:
-        return 0
-    candidates = (
+        return RendezVous.objects.none()
+    return (
         RendezVous.objects.filter(
             statut=StatutRendezVous.CONFIRME,
             creneau__debut__gt=now,
@@ -40,21 +52,29 @@ def send_due_reminders(now: datetime | None = None) -> int:
         .prefetch_related("rappels")
         .order_by("creneau__debut", "pk")
     )
-    sent = 0
-    for rdv in candidates:
-        remaining = rdv.creneau.debut - now
-        due = [o for o in offsets_of(rdv.creneau.medecin.cabinet) if remaining <= timedelta(minutes=o)]
-        if not due:
-            continue
-        # Reminders of the booking's current time only: after a move, the old time's
-        # reminders neither count nor get sent again.
-        done = {r.offset_minutes for r in rdv.rappels.all() if r.debut == rdv.creneau.debut}
-        nearest = min(due)
-        for offset in sorted(set(due) - done, reverse=True):
-            statut = Rappel.Statut.ENVOYE if offset == nearest else Rappel.Statut.IGNORE
-            if _claim(rdv, offset, statut, now):
-                sent += statut == Rappel.Statut.ENVOYE
-    return sent
+
+
+def _pending(rdv: RendezVous, now: datetime) -> tuple[list[int], int | None]:
+    """The booking's due offsets without a ``Rappel`` yet (largest first), and the nearest
+    due offset (the one that is sent; the others are marked IGNORE)."""
+    remaining = rdv.creneau.debut - now
+    due = [o for o in offsets_of(rdv.creneau.medecin.cabinet) if remaining <= timedelta(minutes=o)]
+    if not due:
+        return [], None
+    # Reminders of the booking's current time only: after a move, the old time's
+    # reminders neither count nor get sent again.
+    done = {r.offset_minutes for r in rdv.rappels.all() if r.debut == rdv.creneau.debut}
+    return sorted(set(due) - done, reverse=True), min(due)
+
+
+def reminder_backlog(now: datetime | None = None) -> int:
+    """Bookings with a due reminder not handled yet (neither sent nor skipped for a nearer
+    one): the work of the next pass.
+
+    Read at each /metrics scrape (operations/collectors.py): a backlog that stays above
+    zero means no sender runs, or its passes fail."""
+    now = now or timezone.now()
+    return sum(1 for rdv in _candidates(now) if _pending(rdv, now)[0])
 
 
 def _claim(rdv: RendezVous, offset: int, statut: str, now: datetime) -> bool:

@@ -35,6 +35,10 @@ def service_env(tmp: Path, *, postgres: bool, redis: bool) -> tuple[dict, callab
         "CHANNEL_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
+        # Plain text and no request lines: tests read the server's own lines from its log
+        # (tests/test_operations_live.py turns JSON and request lines on).
+        "LOG_FORMAT": "text",
+        "ACCESS_LOG": "0",
         # Tests log in and sign up far more often than people: no throttling, except
         # where a test is about it (extra_env, tests/test_throttling.py).
         **{name: "1000000/min" for name in THROTTLE_ENV},

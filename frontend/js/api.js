@@ -119,6 +119,14 @@ export async function login(email, password) {
   return body;
 }
 
+// An anonymous request (password reset): JSON in, JSON out, errors as ApiError.
+export async function publicPost(path, body) {
+  const response = await post(`/api/${path.replace(/^\//, '')}`, body);
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
 export async function logout() {
   const refresh = localStorage.getItem(REFRESH);
   const token = accessToken();

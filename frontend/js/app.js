@@ -1,16 +1,19 @@
 // The shell: login, header (live status, notification badge), role-based navigation,
 // the seed's toasts for every real-time event, and the hash router.
 
-import { ApiError, get, hasSession, login, logout, onAuthLost, scheduleRefresh } from './api.js';
+import { ApiError, get, hasSession, login, logout, onAuthLost, publicPost, scheduleRefresh } from './api.js';
 import * as live from './live.js';
-import { $, ROLES, clear, h, toast } from './ui.js';
+import { $, ROLES, clear, errorMessage, h, toast } from './ui.js';
 import * as agenda from './views/agenda.js';
 import * as booking from './views/booking.js';
 import * as bookings from './views/bookings.js';
+import * as horaires from './views/horaires.js';
+import * as journee from './views/journee.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
 import * as preferences from './views/preferences.js';
 import * as publish from './views/publish.js';
+import * as reglages from './views/reglages.js';
 
 const DEMO = [
   ['alice@demo.fr', 'Patiente'], ['bob@demo.fr', 'Patient'], ['chloe@demo.fr', 'Patiente'],
@@ -27,15 +30,19 @@ const PATIENT_ROUTES = [
 ];
 const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],
+  ['horaires', 'Horaires et absences', horaires],
   ['creneaux', 'Publier des créneaux', publish],
+  ['reglages', 'Motifs et règles', reglages],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
 ];
+// The secretary opens on the practice's day, every doctor side by side.
+const SECRETARY_ROUTES = [['journee', 'Journée du cabinet', journee], ...STAFF_ROUTES];
 
 // Events the server keeps in the notification centre (the others are live-only).
 const STORED = new Set([
   'rendezvous:created', 'rendezvous:new', 'rendezvous:confirmed', 'rendezvous:cancelled',
-  'message:new', 'notification:general', 'rappel:reminder',
+  'rendezvous:moved', 'message:new', 'notification:general', 'rappel:reminder',
 ]);
 
 const ctx = {
@@ -77,7 +84,7 @@ function parseHash() {
 
 // --- login
 
-function showLogin(message) {
+function showLogin(message, info) {
   live.disconnect();
   if (current) { current.unmount?.(); current = null; }
   document.body.dataset.screen = 'login';
@@ -103,6 +110,14 @@ function showLogin(message) {
   h('label', { for: 'email', text: 'Adresse e-mail' }), email,
   h('label', { for: 'password', text: 'Mot de passe' }), password,
   error, submit);
+  const notice = h('p', { class: 'alert alert-success', id: 'login-info', role: 'status', hidden: !info, text: info || '' });
+  const resetBox = h('div', { id: 'reset-box' });
+  const forgot = h('button', { type: 'button', class: 'linklike link', id: 'forgot', 'aria-expanded': 'false',
+    text: 'Mot de passe oublié, ou compte créé par votre cabinet ?', onclick: () => {
+      if (resetBox.firstChild) { clear(resetBox); forgot.setAttribute('aria-expanded', 'false'); return; }
+      forgot.setAttribute('aria-expanded', 'true');
+      resetRequest(resetBox, email.value.trim());
+    } });
   const demo = h('div', { class: 'demo-accounts' },
     h('p', { class: 'muted', text: 'Comptes de démonstration (mot de passe demo1234) :' }),
     h('div', { class: 'demo-list' }, DEMO.map(([mail, role]) => h('button', {
@@ -113,8 +128,65 @@ function showLogin(message) {
     h('section', { class: 'card login-card' },
       h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
       h('p', { class: 'muted', text: 'Prise de rendez-vous médicaux en temps réel.' }),
-      form, demo)));
+      notice, form, forgot, resetBox, demo)));
   email.focus();
+}
+
+// "Send me a link": the same answer whether the address is known or not (no account probing).
+function resetRequest(box, prefill) {
+  const input = h('input', { type: 'email', id: 'reset-email', required: true, autocomplete: 'email', value: prefill || '' });
+  const result = h('div', { class: 'banner-area' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-ghost', id: 'reset-submit', text: 'Recevoir un lien par e-mail' });
+  clear(box, h('form', { class: 'login-form', id: 'reset-form', onsubmit: async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      const answer = await publicPost('auth/password-reset/', { email: input.value.trim() });
+      clear(result, h('p', { class: 'alert alert-success', role: 'status', id: 'reset-sent', text: answer.message }));
+    } catch (err) {
+      clear(result, h('p', { class: 'alert alert-error', role: 'alert', text: err instanceof ApiError ? errorMessage(err) : 'Serveur injoignable, réessayez.' }));
+    } finally {
+      submit.disabled = false;
+    }
+  } },
+  h('p', { class: 'muted', text: "Recevez un lien pour choisir votre mot de passe. Si votre cabinet vous a inscrit par téléphone, c'est ainsi que vous activez votre compte (votre historique est conservé)." }),
+  h('label', { for: 'reset-email', text: 'Adresse e-mail' }), input, submit, result));
+  input.focus();
+}
+
+// The e-mail's link: /reinitialiser?uid=…&token=… — choose a password, then log in.
+function showReset(uid, token) {
+  live.disconnect();
+  document.body.dataset.screen = 'reinitialiser';
+  const password = h('input', { type: 'password', id: 'new-password', autocomplete: 'new-password', required: true, minLength: 8 });
+  const again = h('input', { type: 'password', id: 'new-password-2', autocomplete: 'new-password', required: true, minLength: 8 });
+  const error = h('div', { class: 'banner-area', id: 'reset-error' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'new-password-submit', text: 'Enregistrer le mot de passe' });
+  clear(app, h('main', { class: 'login-page' },
+    h('section', { class: 'card login-card' },
+      h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
+      h('h1', { class: 'page-title', text: 'Choisir votre mot de passe' }),
+      h('form', { class: 'login-form', id: 'new-password-form', onsubmit: async (event) => {
+        event.preventDefault();
+        if (password.value !== again.value) {
+          clear(error, h('p', { class: 'alert alert-error', role: 'alert', text: 'Les deux mots de passe ne sont pas identiques.' }));
+          return;
+        }
+        submit.disabled = true;
+        try {
+          const answer = await publicPost('auth/password-reset/confirm/', { uid, token, password: password.value });
+          window.history.replaceState(null, '', '/login');
+          showLogin(undefined, answer.message);
+        } catch (err) {
+          clear(error, h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'reset-error', text: err instanceof ApiError ? errorMessage(err) : 'Serveur injoignable, réessayez.' }));
+          submit.disabled = false;
+        }
+      } },
+      h('label', { for: 'new-password', text: 'Nouveau mot de passe (8 caractères au moins)' }), password,
+      h('label', { for: 'new-password-2', text: 'Confirmez-le' }), again,
+      error, submit),
+      h('a', { href: '/login', text: 'Retour à la connexion' }))));
+  password.focus();
 }
 
 // --- the signed-in shell
@@ -128,7 +200,7 @@ async function start() {
   }
   if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash}`);
   scheduleRefresh();
-  ctx.routes = ctx.me.role === 'PATIENT' ? PATIENT_ROUTES : STAFF_ROUTES;
+  ctx.routes = { PATIENT: PATIENT_ROUTES, ADMINCABINET: SECRETARY_ROUTES }[ctx.me.role] || STAFF_ROUTES;
   renderShell();
   live.connect({
     authRequired: () => showLogin('Session expirée, reconnectez-vous.'),
@@ -164,8 +236,8 @@ function renderShell() {
       h('div', { class: 'brand' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
       h('span', { id: 'live', class: 'live', 'data-live': 'connecting', text: 'Temps réel : connexion…' }),
       h('div', { class: 'spacer' }),
-      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', 'aria-label': 'Notifications', onclick: () => go('notifications') },
-        bellIcon(), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', hidden: true, text: '0' })),
+      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', onclick: () => go('notifications') },
+        bellIcon(), h('span', { class: 'sr-only', text: 'Notifications' }), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', hidden: true, text: '0' })),
       h('div', { class: 'who' },
         h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
         h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
@@ -225,5 +297,8 @@ function globalEvent(payload, event) {
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));
 window.addEventListener('hashchange', render);
 
-if (hasSession()) start();
+const resetLink = new URLSearchParams(window.location.search);
+if (window.location.pathname === '/reinitialiser' && resetLink.get('uid') && resetLink.get('token')) {
+  showReset(resetLink.get('uid'), resetLink.get('token'));
+} else if (hasSession()) start();
 else showLogin();

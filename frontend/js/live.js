@@ -6,7 +6,7 @@ import { accessToken, onTokenChange, refreshTokens, secondsLeft } from './api.js
 
 export const EVENTS = [
   'rendezvous:created', 'rendezvous:new', 'rendezvous:confirmed', 'rendezvous:cancelled',
-  'creneau:conflict', 'creneau:available', 'creneau:unavailable',
+  'rendezvous:moved', 'creneau:conflict', 'creneau:available', 'creneau:unavailable',
   'message:new', 'message:read', 'notification:general', 'rappel:reminder',
 ];
 
@@ -20,7 +20,8 @@ let hooks = { authRequired: () => {}, status: () => {} };
 export function on(event, fn) {
   if (!listeners.has(event)) listeners.set(event, new Set());
   listeners.get(event).add(fn);
-  return () => listeners.get(event).delete(fn);
+  // After disconnect() (log-out) the table is empty: a view unmounting later has nothing to remove.
+  return () => listeners.get(event)?.delete(fn);
 }
 
 function dispatch(event, payload) {
@@ -54,7 +55,7 @@ export function connect({ authRequired, onStatus }) {
     invalidInARow = 0;
     status('on');
     // Rooms joined by hand are per socket: followed rooms are re-joined on every connect.
-    for (const room of followed) joinRoom(room);
+    for (const room of followed.keys()) joinRoom(room);
     for (const fn of listeners.get(':connect') || []) fn();
   });
 
@@ -135,13 +136,21 @@ export const joinRoom = (room) => emitWithAck('join-room', room);
 export const leaveRoom = (room) => emitWithAck('leave-room', room);
 
 // Rooms a view wants while it is shown (e.g. `creneaux:{medecin}` for a slot grid):
-// joined now and after every reconnection; the returned function leaves it.
-const followed = new Set();
+// joined now and after every reconnection; the returned function leaves it. Counted:
+// two views following one room (the day view and its slot picker) leave it only when
+// both are done.
+const followed = new Map(); // room -> number of followers
 export function follow(room) {
-  followed.add(room);
-  if (socket && socket.connected) joinRoom(room);
+  const count = followed.get(room) || 0;
+  followed.set(room, count + 1);
+  if (!count && socket && socket.connected) joinRoom(room);
+  let done = false;
   return () => {
-    if (!followed.delete(room)) return;
+    if (done || !followed.has(room)) return;
+    done = true;
+    const left = followed.get(room) - 1;
+    if (left > 0) { followed.set(room, left); return; }
+    followed.delete(room);
     if (socket && socket.connected) leaveRoom(room);
   };
 }

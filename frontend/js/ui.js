@@ -101,6 +101,20 @@ export function formatSlot(slot) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+// "2026-03-03T10:00:00+01:00" -> "mardi 3 mars 2026 à 10h00" (the practice's wall clock).
+export function formatWhen(iso) {
+  if (!iso) return '';
+  return `${formatDay(localDate(iso), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })} à ${localTime(iso).replace(':', 'h')}`;
+}
+
+// An instant shown on the practice's wall clock: "mardi 3 mars 2026 à 10h00".
+export function formatInZone(date, timeZone = 'Europe/Paris') {
+  const text = new Date(date).toLocaleString('fr-FR', {
+    timeZone, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit',
+  });
+  return text.replace(/ (\d{2}):(\d{2})$/, ' à $1h$2').replace(' à à ', ' à ');
+}
+
 export function formatInstant(iso) {
   if (!iso) return '';
   const date = new Date(iso);
@@ -161,8 +175,14 @@ export function personName(person) {
 
 export function errorMessage(error) {
   if (!error) return 'Erreur inconnue';
-  const details = error.details && typeof error.details === 'object'
-    ? Object.values(error.details).flat().filter((v) => typeof v === 'string')
-    : [];
+  // Validation messages ({field: ["…"]}) are shown; other details (a slot, an ISO limit)
+  // are data for the screen, not text.
+  const collect = (v, listed) => {
+    if (typeof v === 'string') return listed ? [v] : [];
+    if (Array.isArray(v)) return v.flatMap((x) => collect(x, true));
+    if (v && typeof v === 'object') return Object.values(v).flatMap((x) => collect(x, false));
+    return [];
+  };
+  const details = [...new Set(collect(error.details, false))];
   return details.length ? `${error.message} : ${details.join(' ')}` : error.message || String(error);
 }

@@ -12,8 +12,11 @@
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
 //   screenshot {page, path, fullPage?}  log {page} (console errors, page errors, failed requests,
 //                                     Content-Security-Policy violations)
+//   axe {page, include?, tags?}          axe-core's violations on the page (or under `include`)
 //   close {}
 
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -28,6 +31,8 @@ const browser = await chromium.launch({
   ],
   // Playwright gives every launch a fresh temporary user-data-dir, removed on close.
 });
+// axe-core's source, evaluated through DevTools (the site's CSP forbids inline scripts).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const pages = new Map();
 const logs = new Map();
 
@@ -90,6 +95,22 @@ const ops = {
   eval: async ({ page: n, expression, arg }) => page(n).evaluate(expression, arg),
   screenshot: async ({ page: n, path, fullPage }) => { await page(n).screenshot({ path, fullPage: Boolean(fullPage) }); return path; },
   log: async ({ page: n }) => logs.get(n) || [],
+  axe: async ({ page: n, include, tags }) => {
+    const p = page(n);
+    if (!(await p.evaluate('typeof window.axe === "object"'))) await p.evaluate(AXE);
+    return p.evaluate(async ([root, values]) => {
+      // Colours are judged at rest, not halfway through a fade-in.
+      for (const animation of document.getAnimations()) animation.finish();
+      const result = await window.axe.run(root ? { include: [root] } : document, {
+        runOnly: { type: 'tag', values: values || ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+        resultTypes: ['violations'],
+      });
+      return result.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((node) => `${node.target.join(' ')} ${node.failureSummary || ''}`.trim()),
+      }));
+    }, [include || null, tags || null]);
+  },
   close: async () => { await shutdown(); return true; },
 };
 

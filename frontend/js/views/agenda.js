@@ -3,6 +3,7 @@
 import { api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import { askCancel as cancelForm } from './cancel.js';
+import { slotPicker } from './slotpicker.js';
 import {
   addDays, badge, clear, errorMessage, flash, formatDay, h, localDate, localTime, mondayOf, personName,
   toast, today,
@@ -105,6 +106,7 @@ export function mount(view, ctx, params) {
   }
 
   function render() {
+    if (picker) { picker.destroy(); picker = null; }
     const all = rows();
     const booked = all.filter((r) => r.active);
     const pending = booked.filter((r) => r.active.statut === 'EN_ATTENTE').length;
@@ -138,6 +140,9 @@ export function mount(view, ctx, params) {
     if (active) {
       if (active.statut === 'EN_ATTENTE') {
         actions.append(h('button', { type: 'button', class: 'btn btn-success', 'data-action': 'confirm', text: 'Confirmer', onclick: (e) => confirm(active, e.target) }));
+      }
+      if (new Date(slot.debut) > new Date()) {
+        actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'move', text: 'Déplacer', onclick: () => askMove(active, actions) }));
       }
       actions.append(
         h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-action': 'cancel', text: 'Annuler', onclick: () => askCancel(active, actions) }),
@@ -178,6 +183,29 @@ export function mount(view, ctx, params) {
 
   function askCancel(rdv, actions) {
     cancelForm(rdv, actions, { placeholder: "Motif de l'annulation", onCancelled: upsert, onBack: render });
+  }
+
+  // Move: a slot picker in place of the row's buttons (another doctor of the practice for a secretary).
+  let picker = null;
+  function askMove(rdv, actions) {
+    const error = h('div', { class: 'banner-area' });
+    const box = h('div', { class: 'agenda-move' });
+    clear(actions, h('div', { class: 'stack grow' }, error, box,
+      h('button', { type: 'button', class: 'btn btn-ghost', text: 'Retour', onclick: render })));
+    picker = slotPicker(box, {
+      medecins: state.medecins, medecinId: rdv.medecin.id, day: localDate(rdv.creneau.debut), idPrefix: 'agenda-move',
+      exclude: (s) => s.id === rdv.creneau.id,
+      onPick: async (target) => {
+        try {
+          const moved = await api('POST', `rendezvous/${rdv.id}/move/`, { creneau: target.id });
+          toast('Rendez-vous déplacé', 'success');
+          upsert(moved);
+        } catch (err) {
+          clear(error, h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'move-error', text: errorMessage(err) }));
+          picker?.remove(target.id);
+        }
+      },
+    });
   }
 
   async function withdraw(slot, button) {
@@ -225,6 +253,7 @@ export function mount(view, ctx, params) {
     live.on('rendezvous:new', onRdv),
     live.on('rendezvous:confirmed', onRdv),
     live.on('rendezvous:cancelled', onRdv),
+    live.on('rendezvous:moved', onRdv), // the booking leaves its old row (now free) for the new one
     live.on(':connect', () => { if (state.medecinId) load(); }),
   ];
 
@@ -240,5 +269,5 @@ export function mount(view, ctx, params) {
     load();
   }).catch((error) => toast(errorMessage(error), 'error'));
 
-  return () => { unfollow(); unsubscribe.forEach((off) => off()); };
+  return () => { picker?.destroy(); unfollow(); unsubscribe.forEach((off) => off()); };
 }

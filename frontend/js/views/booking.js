@@ -3,9 +3,38 @@
 import { ApiError, api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import {
-  addDays, clear, errorMessage, flash, formatDay, formatSlot, h, localDate, localTime, mondayOf,
+  addDays, clear, errorMessage, flash, formatDay, formatInZone, formatSlot, h, localDate, localTime, mondayOf,
   personName, toast, today,
 } from '../ui.js';
+import { motifLabel, motifsOf } from './bookfor.js';
+
+// The practice's rules as a patient reads them before booking (SPEC "Practice workflow").
+export function rulesNotes(medecin, slot) {
+  const regles = medecin && (medecin.regles || (medecin.cabinet && medecin.cabinet.regles));
+  const notes = [];
+  if (medecin && medecin.nouveaux_patients_en_ligne === false) {
+    notes.push("Ce médecin ne prend pas de nouveaux patients en ligne : si vous ne l'avez jamais consulté, appelez le cabinet.");
+  }
+  if (!regles) return notes;
+  const delai = regles.delai_annulation_heures || 0;
+  if (delai && slot) {
+    const limit = new Date(new Date(slot.debut).getTime() - delai * 3600000);
+    notes.push(`Annulation ou déplacement possible jusqu'au ${formatInZone(limit, slot.timezone)} (${delai} h avant).`);
+  } else if (delai) {
+    notes.push(`Annulation ou déplacement en ligne possible jusqu'à ${delai} h avant le rendez-vous.`);
+  }
+  if (regles.preavis_minimum_minutes) {
+    const m = regles.preavis_minimum_minutes;
+    notes.push(`Réservation en ligne jusqu'à ${m >= 120 && m % 60 === 0 ? `${m / 60} h` : `${m} min`} avant le créneau.`);
+  }
+  if (regles.max_rdv_a_venir) notes.push(`Au plus ${regles.max_rdv_a_venir} rendez-vous à venir par patient dans ce cabinet.`);
+  return notes;
+}
+
+const preavisMs = (medecin) => {
+  const regles = medecin && (medecin.regles || (medecin.cabinet && medecin.cabinet.regles));
+  return regles ? (regles.preavis_minimum_minutes || 0) * 60000 : 0;
+};
 
 export function mount(view, ctx, params) {
   const state = {
@@ -19,9 +48,9 @@ export function mount(view, ctx, params) {
     journal: [], // live changes seen while loading, replayed on the fresh list
   };
 
-  const specialite = h('select', { name: 'specialite', id: 'f-specialite' }, h('option', { value: '', text: 'Toutes les spécialités' }));
-  const ville = h('input', { name: 'ville', id: 'f-ville', placeholder: 'Ville' });
-  const q = h('input', { name: 'q', id: 'f-q', placeholder: 'Nom ou spécialité', type: 'search' });
+  const specialite = h('select', { name: 'specialite', id: 'f-specialite', 'aria-label': 'Spécialité' }, h('option', { value: '', text: 'Toutes les spécialités' }));
+  const ville = h('input', { name: 'ville', id: 'f-ville', placeholder: 'Ville', 'aria-label': 'Ville' });
+  const q = h('input', { name: 'q', id: 'f-q', placeholder: 'Nom ou spécialité', type: 'search', 'aria-label': 'Nom ou spécialité' });
   const doctorList = h('div', { class: 'doctor-list', id: 'doctor-list' });
   const searchForm = h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); search(); } },
     q, specialite, ville, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Rechercher' }));
@@ -135,9 +164,11 @@ export function mount(view, ctx, params) {
     return apply(op, slot);
   }
 
+  // Slots the practice's minimum notice already closed to online booking are not offered.
   function inWeek(slot) {
     const day = localDate(slot.debut);
-    return slot.disponible !== false && day >= state.monday && day <= addDays(state.monday, 6);
+    return slot.disponible !== false && day >= state.monday && day <= addDays(state.monday, 6)
+      && new Date(slot.debut).getTime() - Date.now() >= preavisMs(state.medecin);
   }
 
   function renderGrid() {
@@ -175,19 +206,40 @@ export function mount(view, ctx, params) {
 
   function openPanel(slot) {
     state.selected = slot;
-    const motif = h('textarea', { id: 'motif', name: 'motif', rows: 3, maxLength: 500, placeholder: 'Motif de la consultation (facultatif)' });
+    const medecin = state.medecin;
+    const motif = h('textarea', { id: 'motif', name: 'motif', rows: 3, maxLength: 500, placeholder: 'Précisions pour le médecin (facultatif)' });
     const confirm = h('button', { type: 'submit', class: 'btn btn-primary', id: 'book-confirm', text: 'Confirmer la réservation' });
+    const motifBox = h('div', { id: 'motif-box' });
+    const notes = rulesNotes(medecin, slot);
     clear(panel,
       h('h3', { text: 'Réserver ce créneau' }),
       h('p', {}, h('strong', { text: formatSlot(slot) })),
-      h('p', { class: 'muted', text: `${personName(state.medecin)} — ${state.medecin.specialite}` }),
+      h('p', { class: 'muted', text: `${personName(medecin)} — ${medecin.specialite}` }),
+      notes.length ? h('ul', { class: 'rules-note', id: 'rules-note' }, notes.map((n) => h('li', { text: n }))) : null,
       h('p', { class: 'panel-note', id: 'panel-note', hidden: true }),
-      h('form', { onsubmit: (e) => { e.preventDefault(); book(slot, motif.value, confirm); } },
-        h('label', { for: 'motif', text: 'Motif' }), motif,
-        h('div', { class: 'actions' }, confirm,
-          h('button', { type: 'button', class: 'btn btn-ghost', id: 'book-cancel', text: 'Fermer', onclick: closePanel }))));
+      h('form', { onsubmit: (e) => {
+        e.preventDefault();
+        const chosen = panel.querySelector('#motif-consultation');
+        book(slot, motif.value, confirm, chosen && chosen.value ? Number(chosen.value) : null);
+      } },
+      motifBox,
+      h('label', { for: 'motif', text: 'Précisions' }), motif,
+      h('div', { class: 'actions' }, confirm,
+        h('button', { type: 'button', class: 'btn btn-ghost', id: 'book-cancel', text: 'Fermer', onclick: closePanel }))));
     panel.hidden = false;
     renderGrid();
+    // The visit reasons: one is required when the doctor has any (too long for the slot: disabled).
+    const minutes = (new Date(slot.fin) - new Date(slot.debut)) / 60000;
+    motifsOf(medecin).then((motifs) => {
+      if (state.selected !== slot || !motifs.length) return;
+      clear(motifBox, h('label', { for: 'motif-consultation', text: 'Motif de consultation' }),
+        h('select', { id: 'motif-consultation', name: 'motif_consultation', required: true },
+          h('option', { value: '', text: 'Choisissez un motif' }),
+          motifs.map((m) => h('option', {
+            value: m.id, disabled: m.duree_minutes > minutes,
+            text: m.duree_minutes > minutes ? `${motifLabel(m)} — créneau trop court` : motifLabel(m),
+          }))));
+    }).catch(() => {});
   }
 
   function closePanel() {
@@ -197,19 +249,25 @@ export function mount(view, ctx, params) {
     if (state.slots.size) renderGrid();
   }
 
-  async function book(slot, motif, button) {
+  async function book(slot, motif, button, motifConsultation) {
     button.disabled = true;
     state.booking = slot.id;
     try {
-      const rdv = await api('POST', 'rendezvous/', { creneau: slot.id, motif });
+      const body = { creneau: slot.id, motif };
+      if (motifConsultation) body.motif_consultation = motifConsultation;
+      const rdv = await api('POST', 'rendezvous/', body);
       change('remove', slot);
       closePanel();
       toast('Rendez-vous créé avec succès', 'success');
       showBanner('success', `Rendez-vous réservé : ${formatSlot(rdv.creneau)} avec ${personName(rdv.medecin)} — en attente de confirmation.`,
         h('a', { href: '#/mes-rdv', class: 'alert-link', text: 'Voir mes rendez-vous' }));
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409) conflict(slot.id);
-      else toast(errorMessage(error), 'error');
+      if (error instanceof ApiError && error.code === 'creneau_indisponible') conflict(slot.id);
+      else if (error instanceof ApiError && error.status < 500) {
+        // A practice rule (notice, cap, new patients, visit reason): said where it bites.
+        toast(errorMessage(error), 'error');
+        showBanner('error', errorMessage(error));
+      } else toast(errorMessage(error), 'error');
     } finally {
       state.booking = null;
       button.disabled = false;

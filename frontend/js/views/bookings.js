@@ -1,10 +1,12 @@
-// Patient: own bookings, changing state live; cancel; write to the doctor.
+// Patient: own bookings, changing state live; cancel or move (before the practice's
+// deadline, shown on each booking); write to the doctor.
 
-import { getAll } from '../api.js';
+import { ApiError, api, getAll } from '../api.js';
 import * as live from '../live.js';
 import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
-import { badge, clear, errorMessage, flash, formatSlot, h, personName, toast } from '../ui.js';
+import { slotPicker } from './slotpicker.js';
+import { badge, clear, errorMessage, flash, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
 
 export function mount(view, ctx) {
   const items = new Map();
@@ -18,20 +20,63 @@ export function mount(view, ctx) {
     return rdv.statut !== 'ANNULE' && new Date(rdv.creneau.fin) > new Date();
   }
 
+  // Until when this patient may still cancel or move it online (null: no deadline).
+  const open = (rdv) => !rdv.annulable_jusqu_a || new Date(rdv.annulable_jusqu_a) > new Date();
+
   function card(rdv) {
     const actions = h('div', { class: 'actions' });
-    const el = h('article', { class: `rdv rdv-${rdv.statut.toLowerCase()}`, 'data-rdv': rdv.id, 'data-statut': rdv.statut },
-      h('div', { class: 'rdv-when' }, h('strong', { text: formatSlot(rdv.creneau) }), badge(rdv.statut)),
+    const moveBox = h('div', { class: 'move-box', hidden: true });
+    const upcomingRdv = isUpcoming(rdv);
+    const el = h('article', { class: `rdv rdv-${rdv.statut.toLowerCase()}`, 'data-rdv': rdv.id, 'data-statut': rdv.statut, 'data-creneau': rdv.creneau.id },
+      h('div', { class: 'rdv-when' }, h('strong', { text: formatSlot(rdv.creneau) }), badge(rdv.statut),
+        rdv.deplace_at ? h('span', { class: 'badge badge-info', text: 'Déplacé' }) : null),
       h('div', { text: `${personName(rdv.medecin)} — ${rdv.medecin.specialite || ''}` }),
-      rdv.motif ? h('div', { class: 'muted', text: `Motif : ${rdv.motif}` }) : null,
+      rdv.motif_consultation ? h('div', { class: 'muted', text: `Motif : ${rdv.motif_consultation.libelle}` }) : null,
+      rdv.motif ? h('div', { class: 'muted', text: rdv.motif_consultation ? rdv.motif : `Motif : ${rdv.motif}` }) : null,
       rdv.statut === 'ANNULE' ? h('div', { class: 'muted', text: `Annulé${rdv.annule_par === 'PATIENT' ? ' par vous' : ' par le cabinet'}${rdv.motif_annulation ? ` : ${rdv.motif_annulation}` : ''}` }) : null,
-      actions);
+      upcomingRdv && rdv.annulable_jusqu_a ? h('div', { class: `rules-note${open(rdv) ? '' : ' late'}`, 'data-testid': 'annulable',
+        text: open(rdv)
+          ? `Annulation ou déplacement possible jusqu'au ${formatWhen(rdv.annulable_jusqu_a)}.`
+          : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a)} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
+      actions, moveBox);
     actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'message', text: 'Écrire au médecin', onclick: () => ctx.go('messages', { avec: rdv.medecin.id }) }));
-    if (isUpcoming(rdv)) {
-      actions.append(icsButton(rdv));
-      actions.append(h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-action': 'cancel', text: 'Annuler le rendez-vous', onclick: () => askCancel(rdv, actions) }));
+    if (upcomingRdv) actions.append(icsButton(rdv));
+    if (upcomingRdv && open(rdv)) {
+      actions.append(
+        h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'move', text: 'Déplacer', 'aria-expanded': 'false',
+          onclick: (e) => toggleMove(rdv, moveBox, e.target) }),
+        h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-action': 'cancel', text: 'Annuler le rendez-vous', onclick: () => askCancel(rdv, actions) }));
     }
     return el;
+  }
+
+  // The slot picker on the same doctor; a pick moves the booking (one request, atomic).
+  let picker = null;
+  function toggleMove(rdv, box, button) {
+    if (picker) { picker.destroy(); picker = null; }
+    if (!box.hidden) { box.hidden = true; button.setAttribute('aria-expanded', 'false'); return; }
+    button.setAttribute('aria-expanded', 'true');
+    const error = h('div', { class: 'banner-area' });
+    const list = h('div', {});
+    clear(box, h('p', { class: 'muted', text: 'Choisissez le nouveau créneau :' }), error, list);
+    box.hidden = false;
+    picker = slotPicker(list, {
+      medecins: [rdv.medecin], medecinId: rdv.medecin.id, day: localDate(rdv.creneau.debut), idPrefix: `move-${rdv.id}`,
+      exclude: (s) => s.id === rdv.creneau.id,
+      onPick: async (slot) => {
+        for (const b of box.querySelectorAll('.move-target')) b.disabled = true;
+        try {
+          const moved = await api('POST', `rendezvous/${rdv.id}/move/`, { creneau: slot.id });
+          if (picker) { picker.destroy(); picker = null; }
+          upsert(moved, true);
+          toast(`Rendez-vous déplacé au ${formatSlot(moved.creneau)}`, 'success');
+        } catch (err) {
+          clear(error, h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'move-error', text: errorMessage(err) }));
+          if (err instanceof ApiError && err.status === 409 && picker) picker.remove(slot.id);
+          for (const b of box.querySelectorAll('.move-target')) b.disabled = false;
+        }
+      },
+    });
   }
 
   function askCancel(rdv, actions) {
@@ -46,6 +91,7 @@ export function mount(view, ctx) {
   }
 
   function render() {
+    if (picker) { picker.destroy(); picker = null; }
     const all = [...items.values()].sort((a, b) => a.creneau.debut.localeCompare(b.creneau.debut));
     const next = all.filter(isUpcoming);
     const rest = all.filter((r) => !isUpcoming(r)).reverse();
@@ -76,8 +122,12 @@ export function mount(view, ctx) {
     live.on('rendezvous:created', onChange),
     live.on('rendezvous:confirmed', onChange),
     live.on('rendezvous:cancelled', onChange),
+    live.on('rendezvous:moved', onChange),
     live.on('rappel:reminder', onChange),
   ];
   load();
-  return () => unsubscribe.forEach((off) => off());
+  return () => {
+    if (picker) picker.destroy();
+    unsubscribe.forEach((off) => off());
+  };
 }
