@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from medical_booking.fields import MAX_ID
@@ -41,7 +42,8 @@ class InscriptionSerializer(serializers.ModelSerializer):
                   "created_at", "offre"]
         read_only_fields = fields
 
-    def get_offre(self, obj: InscriptionAttente) -> RetenueSerializer | None:
+    @extend_schema_field(RetenueSerializer(allow_null=True))
+    def get_offre(self, obj: InscriptionAttente) -> dict | None:
         from .retenues import vivantes
 
         retenue = vivantes().filter(offre=obj).select_related("creneau__medecin__cabinet").first()
