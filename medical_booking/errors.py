@@ -46,3 +46,11 @@ class CreneauIndisponible(Conflit):
     def __init__(self, message: str | None = None, *, creneau: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.creneau = creneau
+
+
+class CreneauRetenu(CreneauIndisponible):
+    """A slot held for another patient (``attente.Retenue``): booking it waits for the hold
+    to be used, released or to lapse."""
+
+    code = "creneau_retenu"
+    message = "Ce créneau est en cours de réservation par un autre patient"

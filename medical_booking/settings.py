@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "realtime",
     "audit",  # access log of personal data (audit.JournalAcces)
     "outbox",  # e-mail and SMS to patients, preferences, calendar subscriptions
+    "attente",  # slot holds and the waiting list
 ]
 
 MIDDLEWARE = [
@@ -457,6 +458,11 @@ REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 30)
 # (0: not in the server; ``manage.py generer_creneaux`` from cron instead).
 CRENEAUX_HORIZON_SEMAINES = env_int("CRENEAUX_HORIZON_SEMAINES", 8)
 CRENEAUX_GENERATION_SECONDS = env_int("CRENEAUX_GENERATION_SECONDS", 3600)
+# Slot holds (attente/): a patient's hold while booking, a waiting-list offer, and how
+# often the in-server scheduler closes lapsed ones (0: never; manage.py expirer_retenues).
+RETENUE_SECONDES = env_int("RETENUE_SECONDES", 300)
+OFFRE_SECONDES = env_int("OFFRE_SECONDES", 900)
+RETENUES_INTERVAL_SECONDES = env_int("RETENUES_INTERVAL_SECONDES", 5)
 # Password reset / claim links (rendezvous/comptes.py) point to the web front:
 # FRONTEND_URL + /reinitialiser?uid=…&token=… (empty: the host the request came to).
 FRONTEND_URL = os.environ.get("FRONTEND_URL", "")

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenRefreshView
 
+from attente import api as attente_api
 from medical_booking import frontend
 from medical_booking.routing import Router
 from messagerie.api import ConversationViewSet
@@ -44,6 +45,7 @@ api = [
     path("", include(api_cabinet.urlpatterns)),  # patients, a practice's rules, visit reasons
     path("", include(api_comptes.urlpatterns)),  # password reset (and claiming a phone-made record)
     path("", include(outbox_api.urlpatterns)),  # preferences, unsubscribe, calendars
+    path("", include(attente_api.urlpatterns)),  # slot holds, the waiting list
     path("", include(router.urls)),
 ]
 

@@ -55,6 +55,11 @@ TYPES: dict[str, TypeMessage] = {
     "rappel:reminder": TypeMessage(
         Genre.RAPPEL, "Rappel de votre rendez-vous",
         "Nous vous rappelons votre rendez-vous.", "Rappel RDV"),
+    # A waiting-list offer (attente/): about a slot, no booking yet (no .ics).
+    "creneau:offered": TypeMessage(
+        Genre.MODIFICATION, "Un créneau s'est libéré pour vous",
+        "Un créneau s'est libéré chez votre médecin : il vous est réservé quelques minutes, réservez-le "
+        "dans l'application.", "Creneau libere pour vous", ics=False),
 }
 
 

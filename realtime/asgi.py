@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import socketio
 
+from attente.scheduler import start_retenues
 from medical_booking.static import StaticFilesHandler
 from serving.transport import ProtocolGate
 
@@ -27,6 +28,7 @@ def build_application(django_app, on_start: Callable[[], None] | None = None):
         ensure_started()
         start_reminders()
         start_generation()
+        start_retenues()
         if on_start is not None:
             on_start()
 

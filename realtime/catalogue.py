@@ -48,11 +48,13 @@ MESSAGE_NEW = EventKind("message:new", "info", "Nouveau message", True)
 MESSAGE_READ = EventKind("message:read", "info", "Message lu", False)
 NOTIFICATION_GENERAL = EventKind("notification:general", "info", "Notification", True)
 RAPPEL_REMINDER = EventKind("rappel:reminder", "info", "Rappel de rendez-vous", True)
+# A freed slot held for the first patient in line on the waiting list (attente/).
+CRENEAU_OFFERED = EventKind("creneau:offered", "info", "Un créneau s'est libéré pour vous", True)
 
 ALL = (
     RENDEZVOUS_CREATED, RENDEZVOUS_NEW, RENDEZVOUS_CONFIRMED, RENDEZVOUS_CANCELLED,
     RENDEZVOUS_MOVED, CRENEAU_CONFLICT, CRENEAU_AVAILABLE, CRENEAU_UNAVAILABLE, MESSAGE_NEW, MESSAGE_READ,
-    NOTIFICATION_GENERAL, RAPPEL_REMINDER,
+    NOTIFICATION_GENERAL, RAPPEL_REMINDER, CRENEAU_OFFERED,
 )
 
 
@@ -185,3 +187,29 @@ def reminder_events(rdv: RendezVous, offset_minutes: int) -> list[Emission]:
     )
     data = dict(rendezvous_data(rdv), rappel_minutes=offset_minutes)
     return [Emission(RAPPEL_REMINDER, [r.patient_room(rdv.patient_id)], data, message=message)]
+
+
+def hold_events(creneau: Creneau) -> list[Emission]:
+    """A slot held (a patient booking it, or offered from the waiting list): gone for the
+    screens following this agenda until the hold is used, released or lapses."""
+    creneau.reserve = True  # held: serialised as unavailable without a query
+    return [Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(creneau.medecin_id)], CreneauSerializer(creneau).data,
+                     message="Ce créneau est en cours de réservation")]
+
+
+def release_events(creneau: Creneau) -> list[Emission]:
+    """A hold released or lapsed unused: the slot is back for everyone, if still bookable."""
+    vars(creneau).pop("reserve", None)
+    data = CreneauSerializer(creneau).data
+    if not data["disponible"]:
+        return []
+    return [Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), data, message="Un créneau s'est libéré")]
+
+
+def offer_events(creneau: Creneau, patient_id: int, expire_at: datetime, inscription_id: int) -> list[Emission]:
+    """The slot offered to one patient (their room only: persistent, so replayed, kept in
+    the notification centre and sent by e-mail/SMS through the outbox); the followers of
+    the agenda see it held."""
+    emissions = hold_events(creneau)
+    data = {"creneau": emissions[0].data, "expire_at": expire_at.isoformat(), "liste_attente": inscription_id}
+    return [Emission(CRENEAU_OFFERED, [r.patient_room(patient_id)], data), *emissions]

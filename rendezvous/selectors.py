@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from attente.models import Retenue
 
 from .models import ACTIVE_STATUTS, Creneau, Medecin, RendezVous, Role, User
 
@@ -12,9 +15,12 @@ def medecins() -> QuerySet[Medecin]:
 
 
 def with_disponibilite(queryset: QuerySet[Creneau]) -> QuerySet[Creneau]:
-    """Annotate ``reserve`` so listing slots costs one query, not one per slot."""
+    """Annotate ``reserve`` so listing slots costs one query, not one per slot: booked, or
+    held for a patient (``attente.Retenue``, while it has not lapsed)."""
     active = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    return queryset.annotate(reserve=Exists(active))
+    held = Retenue.objects.filter(creneau=OuterRef("pk"), active=True, expire_at__gt=timezone.now())
+    return queryset.annotate(reserve=ExpressionWrapper(Q(Exists(active)) | Q(Exists(held)),
+                                                       output_field=BooleanField()))
 
 
 def creneaux(*, withdrawn: bool = False) -> QuerySet[Creneau]:

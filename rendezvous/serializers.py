@@ -147,8 +147,9 @@ class CreneauSerializer(serializers.ModelSerializer):
 
     def get_disponible(self, obj: Creneau) -> bool:
         reserve = getattr(obj, "reserve", None)
-        if reserve is None:
-            reserve = obj.rendezvous.filter(statut__in=ACTIVE_STATUTS).exists()
+        if reserve is None:  # booked, or held for a patient (attente.Retenue) until it lapses
+            reserve = (obj.rendezvous.filter(statut__in=ACTIVE_STATUTS).exists()
+                       or obj.retenues.filter(active=True, expire_at__gt=timezone.now()).exists())
         return obj.actif and not reserve and obj.debut > timezone.now()
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from attente import retenues
 from audit import journal
 from medical_booking.errors import Conflit, CreneauIndisponible, DomainError, PermissionRefusee
 
@@ -188,6 +189,9 @@ def book_creneau(
     try:
         with transaction.atomic():
             _hold_creneau(creneau)  # a concurrent withdrawal waits, or is seen
+            # Held for another patient (booking it, or offered it): refused, staff included;
+            # the patient's own hold is used up.
+            retenues.consommer_ou_refuser(creneau, patient)
             if not par_le_cabinet:
                 regles.check_limite(patient, creneau.medecin.cabinet)
             rdv = RendezVous.objects.create(
@@ -262,6 +266,7 @@ def move_rendezvous(*, acteur: User, rdv: RendezVous, creneau: Creneau) -> Rende
             ancien = rdv.creneau
             _check_move(acteur, rdv, ancien, creneau)
             _hold_creneau(creneau)
+            retenues.consommer_ou_refuser(creneau, rdv.patient)  # a slot held (offered) for them
             creneau.reserve = True
             rdv.creneau = creneau
             rdv.ancien_creneau = ancien

@@ -3,7 +3,7 @@ README's role table and event catalogue (not from the code under test).
 
 Actors: three patients, three doctors of two practices, their admins (two in the first
 practice) and a super admin. Transitions: publish one slot or a series, withdraw, book,
-confirm, cancel, move — through ``rendezvous/services.py``, as the REST views and the admin call
+confirm, cancel, move, hold, release — through ``rendezvous/services.py``, as the REST views and the admin call
 them. After every step:
 
 - the database holds what the model says (each booking's status, each slot's state), and
@@ -47,6 +47,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from attente import services as attente
+from attente.models import Retenue
 from audit.models import Action, JournalAcces
 from medical_booking.errors import DomainError
 from realtime.bus import bus
@@ -113,6 +115,7 @@ class Model:
     now: datetime
     slots: dict[int, Slot] = field(default_factory=dict)
     rdvs: dict[int, Rdv] = field(default_factory=dict)
+    holds: dict[int, str] = field(default_factory=dict)  # slot → the patient holding it (attente/)
 
     # Who may do what (README: "who" column of the API table).
     def role(self, actor: str) -> str:
@@ -194,8 +197,11 @@ class Model:
             return "creneau_indisponible", conflict
         if slot.debut <= self.now:
             return "creneau_passe", []
+        if self.holds.get(slot.id, actor) != actor:  # README: others, staff included, get 409
+            return "creneau_retenu", []
         if self.active_booking(slot.id):
             return "creneau_indisponible", conflict
+        self.holds.pop(slot.id, None)  # the holder's booking uses the hold up
         return None, []
 
     def booked(self, rdv: Rdv) -> list[Ev]:
@@ -272,6 +278,9 @@ class Model:
                        (("actif", target.actif), ("disponible", False)))]
         if not target.actif or self.active_booking(target.id):
             return "creneau_indisponible", conflict
+        if self.holds.get(target.id, rdv.patient) != rdv.patient:
+            return "creneau_retenu", []
+        self.holds.pop(target.id, None)  # held (offered) for this patient: used up
         rdv.slot = target.id
         booking = (("statut", rdv.statut), ("patient", self.ids[rdv.patient]), ("annule_par", None))
         staff = self.staff_rooms(target.medecin) | frozenset([f"medecin:{self.ids[old.medecin]}"])
@@ -287,6 +296,44 @@ class Model:
             events.append(Ev("creneau:available", "info", "Un créneau s'est libéré", self.slot_rooms(old.medecin),
                              False, old.id, (("actif", True), ("disponible", True))))
         return None, events
+
+    def disponible(self, slot: Slot) -> bool:
+        return slot.actif and slot.debut > timezone.now() and not self.active_booking(slot.id)
+
+    def hold(self, actor, slot: Slot) -> tuple[str | None, list[Ev]]:
+        """README "Waiting list and holds": one hold per slot and per patient."""
+        if self.role(actor) != "PATIENT":
+            return "role_interdit", []
+        if not slot.actif:
+            return "creneau_indisponible", []
+        if slot.debut <= self.now:
+            return "creneau_passe", []
+        if self.active_booking(slot.id):
+            return "creneau_indisponible", []
+        holder = self.holds.get(slot.id)
+        if holder is not None:
+            return (None if holder == actor else "creneau_retenu"), []  # one's own: renewed
+        events = []
+        previous = next((pk for pk, p in self.holds.items() if p == actor), None)
+        if previous is not None:
+            del self.holds[previous]
+            events += self.back(self.slots[previous])
+        self.holds[slot.id] = actor
+        return None, events + [Ev("creneau:unavailable", "info", "Ce créneau est en cours de réservation",
+                                  frozenset([f"creneaux:{self.ids[slot.medecin]}"]), False, slot.id,
+                                  (("actif", True), ("disponible", False)))]
+
+    def back(self, slot: Slot) -> list[Ev]:
+        if not self.disponible(slot):
+            return []
+        return [Ev("creneau:available", "info", "Un créneau s'est libéré", self.slot_rooms(slot.medecin),
+                   False, slot.id, (("actif", True), ("disponible", True)))]
+
+    def release(self, actor, slot: Slot) -> tuple[str | None, list[Ev]]:
+        if self.holds.get(slot.id) != actor:
+            return "retenue_introuvable", []
+        del self.holds[slot.id]
+        return None, self.back(slot)
 
 
 # --- the machine -----------------------------------------------------------------------------
@@ -493,7 +540,27 @@ class BookingLifecycle(RuleBasedStateMachine):
             acteur=self.users[actor], rdv=self.rdv(rdv), creneau=self.slot(slot)),
             refusal, events, journal=(Action.DEPLACEMENT, actor, booking.patient))
 
+    @rule(actor=st.sampled_from(PATIENTS_FIRST), slot=slots, release=st.booleans())
+    def hold_or_release(self, actor, slot, release):
+        """One rule for both (two would thin out the bookings and moves of each example)."""
+        if release:
+            # Mostly one's own hold (a random slot is mostly not held by this patient).
+            slot = next((pk for pk, p in self.model.holds.items() if p == actor), slot)
+            refusal, events = self.model.release(actor, self.model.slots[slot])
+            self.attempt("liberer_retenue", lambda: attente.liberer_retenue(
+                patient=self.users[actor], creneau=self.slot(slot)), refusal, events)
+            return
+        refusal, events = self.model.hold(actor, self.model.slots[slot])
+        self.attempt("retenir_creneau", lambda: attente.retenir_creneau(
+            patient=self.users[actor], creneau=self.slot(slot)), refusal, events)
+
     # Invariants.
+    @invariant()
+    def holds_match_the_model(self):
+        live = dict(Retenue.objects.filter(active=True, expire_at__gt=timezone.now())
+                    .values_list("creneau_id", "patient_id"))
+        assert live == {pk: self.model.ids[p] for pk, p in self.model.holds.items()}
+
     @invariant()
     def database_matches_the_model(self):
         doubled = (RendezVous.objects.filter(statut__in=[EN_ATTENTE, CONFIRME]).values("creneau")

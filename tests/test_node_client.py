@@ -696,3 +696,75 @@ def test_join_and_leave_with_the_seeds_exact_call_shape(node_clients, actors, co
         c.assert_connected()
         # An emit without a callback gets nothing back: no stray events either.
         assert all(e["listened"] or e["event"].startswith("creneau:") for e in c.events()), c.report()
+
+
+# --- holds and the waiting list (attente/) -------------------------------------------
+
+def test_a_hold_takes_the_slot_away_from_followers_and_its_release_brings_it_back(node_clients, actors):
+    alice, bob, bernard = actors("alice@demo.fr"), actors("bob@demo.fr"), actors("dr.bernard@demo.fr")
+    c_alice = node_clients("alice", token=alice.access, transports=["websocket"])
+    slot = publish_slot(bernard)
+    assert c_alice.emit("join-room", f"creneaux:{slot['medecin']}")["type"] == "success"
+    status, held = bob.call("POST", f"/creneaux/{slot['id']}/hold/")
+    assert status == 201, held
+    gone = c_alice.wait_event("creneau:unavailable", lambda p: p["data"]["id"] == slot["id"])
+    assert_envelope(gone, type_="info")
+    assert set(gone["data"]) == SLOT_KEYS and gone["data"]["disponible"] is False
+    status, refused = alice.call("POST", "/rendezvous/", {"creneau": slot["id"], "motif": "x"})
+    assert status == 409 and refused["code"] == "creneau_retenu", refused
+    status, _ = bob.call("DELETE", f"/creneaux/{slot['id']}/hold/")
+    assert status == 204
+    back = c_alice.wait_event("creneau:available", lambda p: p["data"]["id"] == slot["id"]
+                              and p["eventId"] > gone["eventId"])
+    assert back["message"] == "Un créneau s'est libéré"
+    c_alice.assert_connected()
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS)
+def test_a_waiting_list_offer_reaches_the_offered_patient_only(node_clients, actors, transports):
+    alice, bob, chloe = actors("alice@demo.fr"), actors("bob@demo.fr"), actors("chloe@demo.fr")
+    bernard, martin = actors("dr.bernard@demo.fr"), actors("dr.martin@demo.fr")
+    slot = publish_slot(bernard)
+    rdv = book(alice, slot)
+    jour = slot["debut"][:10]  # the practice's day of the slot
+    status, entry = chloe.call("POST", "/liste-attente/", {"medecin": bernard.id, "date_debut": jour,
+                                                            "date_fin": jour})
+    assert status == 201, entry
+
+    c_alice = node_clients("alice", token=alice.access, transports=transports)
+    c_bob = node_clients("bob", token=bob.access, transports=transports)
+    c_chloe = node_clients("chloe", token=chloe.access, transports=transports)
+    c_bernard = node_clients("dr.bernard", token=bernard.access, transports=transports)
+    assert c_bob.emit("join-room", f"creneaux:{bernard.id}")["type"] == "success"
+
+    status, cancelled = alice.call("POST", f"/rendezvous/{rdv['id']}/cancel/", {})
+    assert status == 200, cancelled
+    offered = c_chloe.wait_event("creneau:offered", lambda p: p["data"]["creneau"]["id"] == slot["id"])
+    assert_envelope(offered, type_="info", message="Un créneau s'est libéré pour vous")
+    assert set(offered["data"]) == {"creneau", "expire_at", "liste_attente"}
+    assert offered["data"]["liste_attente"] == entry["id"]
+    assert set(offered["data"]["creneau"]) == SLOT_KEYS
+    assert datetime.fromisoformat(offered["data"]["expire_at"]) > datetime.now(UTC)
+    # The agenda's followers see it held (after the cancellation freed it).
+    c_bob.wait_event("creneau:unavailable", lambda p: p["data"]["id"] == slot["id"])
+    status, refused = bob.call("POST", "/rendezvous/", {"creneau": slot["id"], "motif": "x"})
+    assert status == 409 and refused["code"] == "creneau_retenu", refused
+
+    slot_barrier(martin, c_alice, c_bob, c_chloe)
+    staff_barrier(bernard, c_bob)
+    assert len(c_chloe.events("creneau:offered")) == 1, c_chloe.report()
+    for c in (c_alice, c_bob, c_bernard):
+        assert not c.events("creneau:offered"), c.report()
+    # Persistent: in the offered patient's notification centre, nobody else's.
+    status, notes = chloe.call("GET", "/notifications/")
+    assert status == 200 and any(n.get("eventId", n.get("id")) == offered["eventId"] for n in notes["results"]), notes
+
+    # The offer is booked like any slot.
+    mine = book(chloe, slot)
+    assert mine["creneau"]["id"] == slot["id"]
+    c_chloe.wait_event("rendezvous:created", lambda p: p["data"]["id"] == mine["id"])
+    status, entries = chloe.call("GET", "/liste-attente/")
+    assert status == 200 and not [e for e in entries if e["id"] == entry["id"]], entries
+    for c in (c_alice, c_bob, c_chloe, c_bernard):
+        event_ids_increase(c)
+        c.assert_connected()
