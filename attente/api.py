@@ -84,7 +84,7 @@ class ListeAttenteView(APIView):
                    403: _erreur("role_interdit"), 404: _erreur("not_found : médecin inconnu"),
                    409: _erreur("deja_en_attente : déjà inscrit chez ce médecin sur des dates qui se "
                                 "chevauchent (details.liste_attente)")},
-        description="S'inscrire en liste d'attente chez un médecin, du `date_debut` au `date_fin` (jours du "
+        description="S'inscrire en liste d'attente chez un médecin, du `date_from` au `date_to` (jours du "
                     "cabinet), pour un motif éventuel. Un créneau libéré ou publié qui convient est proposé au "
                     "premier inscrit : `creneau:offered`, un e-mail (et un SMS), et le créneau lui est réservé "
                     "pendant `OFFRE_SECONDES` (900 s par défaut), puis proposé au suivant.",
@@ -96,13 +96,13 @@ class ListeAttenteView(APIView):
         if medecin is None:
             raise Introuvable("Médecin introuvable")
         motif = None
-        if data.get("motif_consultation") is not None:
-            motif = Motif.objects.filter(pk=data["motif_consultation"]).first()
+        if data.get("motif") is not None:
+            motif = Motif.objects.filter(pk=data["motif"]).first()
             if motif is None:
                 raise DomainError("Motif de consultation inconnu pour ce médecin", code="motif_inconnu",
-                                  details={"motif_consultation": data["motif_consultation"]})
-        inscription = services.inscrire(patient=request.user, medecin=medecin, date_debut=data["date_debut"],
-                                        date_fin=data["date_fin"], motif_consultation=motif)
+                                  details={"motif": data["motif"]})
+        inscription = services.inscrire(patient=request.user, medecin=medecin, date_debut=data["date_from"],
+                                        date_fin=data["date_to"], motif_consultation=motif)
         return Response(InscriptionSerializer(inscription).data, status=status.HTTP_201_CREATED)
 
 

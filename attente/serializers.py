@@ -33,12 +33,15 @@ class RetenueSerializer(serializers.ModelSerializer):
 
 
 class InscriptionSerializer(serializers.ModelSerializer):
-    motif_consultation = MotifCourtSerializer(read_only=True, allow_null=True)
+    # SPEC's names on the wire: {medecin, date_from, date_to, motif}.
+    date_from = serializers.DateField(source="date_debut", read_only=True)
+    date_to = serializers.DateField(source="date_fin", read_only=True)
+    motif = MotifCourtSerializer(source="motif_consultation", read_only=True, allow_null=True)
     offre = serializers.SerializerMethodField(help_text="Le créneau proposé en ce moment, s'il y en a un")
 
     class Meta:
         model = InscriptionAttente
-        fields = ["id", "medecin", "date_debut", "date_fin", "motif_consultation", "active", "servie_at",
+        fields = ["id", "medecin", "date_from", "date_to", "motif", "active", "servie_at",
                   "created_at", "offre"]
         read_only_fields = fields
 
@@ -52,13 +55,14 @@ class InscriptionSerializer(serializers.ModelSerializer):
 
 class InscriptionCreateSerializer(serializers.Serializer):
     medecin = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    date_debut = serializers.DateField(help_text="Premier jour acceptable (fuseau du cabinet)")
-    date_fin = serializers.DateField(help_text="Dernier jour acceptable (inclus)")
-    motif_consultation = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
+    date_from = serializers.DateField(help_text="Premier jour acceptable (fuseau du cabinet)")
+    date_to = serializers.DateField(help_text="Dernier jour acceptable (inclus)")
+    motif = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+                                     help_text="Motif de consultation (id) du médecin")
 
-    def validate_date_debut(self, value: date) -> date:
+    def validate_date_from(self, value: date) -> date:
         if value.year < 2000 or value.year > 2999:
             raise serializers.ValidationError("Date hors limites")
         return value
 
-    validate_date_fin = validate_date_debut
+    validate_date_to = validate_date_from

@@ -219,15 +219,15 @@ def inscrire(*, patient: User, medecin: Medecin, date_debut: date, date_fin: dat
         raise PermissionRefusee("Seul un patient s'inscrit en liste d'attente", code="role_interdit")
     if date_fin < date_debut:
         raise DomainError("La fin de la période doit suivre son début", code="periode_invalide",
-                          details={"date_debut": date_debut.isoformat(), "date_fin": date_fin.isoformat()})
+                          details={"date_from": date_debut.isoformat(), "date_to": date_fin.isoformat()})
     today = timezone.localdate(timezone.now(), medecin.cabinet.tzinfo)
     if date_fin < today:
         raise DomainError("Cette période est déjà passée", code="periode_passee",
-                          details={"date_fin": date_fin.isoformat()})
+                          details={"date_to": date_fin.isoformat()})
     if motif_consultation is not None and (motif_consultation.medecin_id != medecin.pk
                                            or not motif_consultation.actif or not motif_consultation.en_ligne):
         raise DomainError("Motif de consultation inconnu pour ce médecin", code="motif_inconnu",
-                          details={"motif_consultation": motif_consultation.pk})
+                          details={"motif": motif_consultation.pk})
     with transaction.atomic():
         # One patient's registrations one at a time: the overlap check below holds.
         User.objects.select_for_update(no_key=True).filter(pk=patient.pk).values_list("pk", flat=True).first()

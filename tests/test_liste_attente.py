@@ -30,8 +30,8 @@ def day(creneau: Creneau, shift: int = 0) -> str:
 
 
 def register(user, medecin_id: int, debut: str, fin: str, **extra):
-    return f.client_for(user).post("/api/liste-attente/", {"medecin": medecin_id, "date_debut": debut,
-                                                          "date_fin": fin, **extra}, format="json")
+    return f.client_for(user).post("/api/liste-attente/", {"medecin": medecin_id, "date_from": debut,
+                                                          "date_to": fin, **extra}, format="json")
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_registration_and_its_bad_input(agenda):
         assert_error(register(p, med.pk, yesterday, yesterday), 400, "periode_passee")
         assert_error(register(p, med.pk, day(slot, 2), day(slot, 1)), 400, "periode_invalide")
         assert_error(register(p, 10**9, day(slot), day(slot)), 404, "not_found")
-        assert_error(register(p, med.pk, day(slot, 5), day(slot, 6), motif_consultation=other_motif.pk), 400,
+        assert_error(register(p, med.pk, day(slot, 5), day(slot, 6), motif=other_motif.pk), 400,
                      "motif_inconnu")
         assert_error(register(p, med.pk, "demain", day(slot)), 400, "validation_error")
         assert_error(register(User.objects.get(pk=med.pk), med.pk, day(slot), day(slot)), 403, "role_interdit")
@@ -80,7 +80,7 @@ def test_a_cancelled_slot_goes_to_the_first_in_line_only(agenda, django_capture_
     long_motif = Motif.objects.create(medecin=med, libelle="Bilan", duree_minutes=60)
     court = Motif.objects.create(medecin=med, libelle="Consultation", duree_minutes=20)
     assert register(f.patient(), med.pk, day(slot, 1), day(slot, 3)).status_code == 201
-    assert register(f.patient(), med.pk, day(slot), day(slot), motif_consultation=long_motif.pk).status_code == 201
+    assert register(f.patient(), med.pk, day(slot), day(slot), motif=long_motif.pk).status_code == 201
     assert register(first, med.pk, day(slot, -1), day(slot)).status_code == 201
     assert register(second, med.pk, day(slot), day(slot, 2)).status_code == 201
     mark = last_event()

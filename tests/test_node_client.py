@@ -727,8 +727,8 @@ def test_a_waiting_list_offer_reaches_the_offered_patient_only(node_clients, act
     slot = publish_slot(bernard)
     rdv = book(alice, slot)
     jour = slot["debut"][:10]  # the practice's day of the slot
-    status, entry = chloe.call("POST", "/liste-attente/", {"medecin": bernard.id, "date_debut": jour,
-                                                            "date_fin": jour})
+    status, entry = chloe.call("POST", "/liste-attente/", {"medecin": bernard.id, "date_from": jour,
+                                                            "date_to": jour})
     assert status == 201, entry
 
     c_alice = node_clients("alice", token=alice.access, transports=transports)
