@@ -3,6 +3,7 @@
 import { api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import { askCancel as cancelForm } from './cancel.js';
+import { confirmRendezvous } from './confirm.js';
 import { slotPicker } from './slotpicker.js';
 import {
   addDays, badge, clear, errorMessage, flash, formatDay, h, localDate, localTime, mondayOf, personName,
@@ -171,14 +172,8 @@ export function mount(view, ctx, params) {
     })));
   }
 
-  async function confirm(rdv, button) {
-    button.disabled = true;
-    try {
-      upsert(await api('POST', `rendezvous/${rdv.id}/confirm/`));
-    } catch (error) {
-      toast(errorMessage(error), 'error');
-      button.disabled = false;
-    }
+  function confirm(rdv, button) {
+    return confirmRendezvous(rdv, button, upsert);
   }
 
   function askCancel(rdv, actions) {

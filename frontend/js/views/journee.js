@@ -6,6 +6,7 @@ import { ApiError, api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import { managedMedecins } from './agenda.js';
 import { bookFor } from './bookfor.js';
+import { confirmRendezvous } from './confirm.js';
 import { slotPicker } from './slotpicker.js';
 import {
   addDays, badge, clear, errorMessage, flash, formatDay, formatSlot, h, localDate, localTime, personName,
@@ -344,14 +345,8 @@ export function mount(view, ctx, params) {
     });
   }
 
-  async function confirm(rdv, button) {
-    button.disabled = true;
-    try {
-      upsert(await api('POST', `rendezvous/${rdv.id}/confirm/`));
-    } catch (error) {
-      toast(errorMessage(error), 'error');
-      button.disabled = false;
-    }
+  function confirm(rdv, button) {
+    return confirmRendezvous(rdv, button, upsert);
   }
 
   function upsert(rdv, old) {
