@@ -29,6 +29,7 @@ from medical_booking.errors import (
 from realtime import catalogue
 from realtime.events import send_events
 from rendezvous.models import ACTIVE_STATUTS, Creneau, Medecin, Motif, RendezVous, Role, User
+from rendezvous.regles import check_nouveaux_patients
 
 from .models import InscriptionAttente, Retenue
 from .retenues import vivantes
@@ -133,14 +134,23 @@ def expirer_retenues(now: datetime | None = None) -> int:
 
 def _candidates(creneau: Creneau, now: datetime):
     """Active entries whose range covers the slot's day (the practice's) and whose reason
-    fits its length, first registered first, never offered this slot before."""
-    jour = timezone.localtime(creneau.debut, creneau.medecin.cabinet.tzinfo).date()
+    fits its length, first registered first, never offered this slot before; a new patient
+    only while the doctor (and their reason) still take new patients online, so an offer is
+    always one they can book (the rule of ``check_nouveaux_patients``)."""
+    medecin = creneau.medecin
+    jour = timezone.localtime(creneau.debut, medecin.cabinet.tzinfo).date()
     minutes = int((creneau.fin - creneau.debut).total_seconds() // 60)
     deja = Retenue.objects.filter(offre=OuterRef("pk"), creneau_id=creneau.pk)
-    return (InscriptionAttente.objects.filter(medecin_id=creneau.medecin_id, active=True,
+    connu = RendezVous.objects.filter(patient_id=OuterRef("patient_id"), creneau__medecin_id=medecin.pk,
+                                      statut__in=ACTIVE_STATUTS)
+    accepte = Q(Exists(connu))
+    if medecin.nouveaux_patients_en_ligne:
+        accepte |= Q(motif_consultation__isnull=True) | Q(motif_consultation__nouveaux_patients=True)
+    return (InscriptionAttente.objects.filter(medecin_id=medecin.pk, active=True,
                                               date_debut__lte=jour, date_fin__gte=jour,
                                               patient__is_active=True)
             .filter(Q(motif_consultation__isnull=True) | Q(motif_consultation__duree_minutes__lte=minutes))
+            .filter(accepte)
             .exclude(Exists(deja))
             .order_by("created_at", "id"))
 
@@ -228,6 +238,8 @@ def inscrire(*, patient: User, medecin: Medecin, date_debut: date, date_fin: dat
                                            or not motif_consultation.actif or not motif_consultation.en_ligne):
         raise DomainError("Motif de consultation inconnu pour ce médecin", code="motif_inconnu",
                           details={"motif": motif_consultation.pk})
+    # An offer must be bookable: a new patient the doctor refuses online is told now.
+    check_nouveaux_patients(patient, medecin, motif_consultation)
     with transaction.atomic():
         # One patient's registrations one at a time: the overlap check below holds.
         User.objects.select_for_update(no_key=True).filter(pk=patient.pk).values_list("pk", flat=True).first()

@@ -73,6 +73,32 @@ def test_registration_and_its_bad_input(agenda):
     assert register(p, med.pk, day(slot), day(slot)).status_code == 201
 
 
+def test_a_doctor_refusing_new_patients_online_takes_only_known_patients_on_the_list(
+        agenda, django_capture_on_commit_callbacks):
+    """An offer must be one the patient can book: a new patient is refused at registration
+    (the booking's own rule and code), and an entry made before the doctor stopped taking
+    new patients online is passed over for the next known patient."""
+    med, slot, holder, rdv = agenda
+    early, known = f.patient(), f.patient()
+    services.book_creneau(patient=known, creneau=f.creneau(med, f.future(24 * 20)))
+    assert register(early, med.pk, day(slot), day(slot)).status_code == 201
+    med.nouveaux_patients_en_ligne = False
+    med.save(update_fields=["nouveaux_patients_en_ligne"])
+    newcomer = f.patient()
+    with unchanged():
+        response = register(newcomer, med.pk, day(slot), day(slot, 1))
+        assert_error(response, 403, "nouveaux_patients_refuses")
+        assert body(response)["message"] == (
+            "Ce médecin n'accepte pas de nouveaux patients en ligne pour ce motif : appelez le cabinet")
+    assert not InscriptionAttente.objects.filter(patient=newcomer).exists()
+    assert register(known, med.pk, day(slot), day(slot)).status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        assert f.client_for(holder).post(f"/api/rendezvous/{rdv.pk}/cancel/", {}, format="json").status_code == 200
+    retenue = Retenue.objects.get(active=True)
+    assert retenue.patient_id == known.pk
+    assert InscriptionAttente.objects.get(patient=early).active  # still waiting, not offered
+
+
 def test_a_cancelled_slot_goes_to_the_first_in_line_only(agenda, django_capture_on_commit_callbacks):
     med, slot, holder, rdv = agenda
     first, second, outsider = f.patient(), f.patient(), f.patient()
