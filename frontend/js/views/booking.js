@@ -177,6 +177,14 @@ export function mount(view, ctx, params) {
   }
 
   function renderGrid() {
+    // A live change re-draws the week: the keyboard's focus stays on its slot.
+    const active = document.activeElement;
+    const focusedSlot = active && grid.contains(active) ? active.dataset.creneau : null;
+    drawGrid();
+    if (focusedSlot) grid.querySelector(`[data-creneau="${focusedSlot}"]`)?.focus({ preventScroll: true });
+  }
+
+  function drawGrid() {
     const days = [...Array(7).keys()].map((i) => addDays(state.monday, i));
     const byDay = Object.fromEntries(days.map((d) => [d, []]));
     for (const slot of state.slots.values()) byDay[localDate(slot.debut)]?.push(slot);
@@ -212,7 +220,7 @@ export function mount(view, ctx, params) {
   async function waitlistForm(button) {
     const box = grid.querySelector('#waitlist-box');
     if (!box) return;
-    if (box.firstChild) { clear(box); button.setAttribute('aria-expanded', 'false'); return; }
+    if (box.querySelector('#waitlist-form')) { clear(box); button.setAttribute('aria-expanded', 'false'); return; }
     button.setAttribute('aria-expanded', 'true');
     const medecin = state.medecin;
     const from = state.monday < today() ? today() : state.monday;
@@ -380,9 +388,11 @@ export function mount(view, ctx, params) {
     const hold = state.hold;
     if (!hold) return;
     const left = hold.expireAt - Date.now();
+    // A hold of a minute or less is said in seconds, and not warned about again.
+    hold.warned = left <= 60000;
     panel.querySelector('#hold-announce').textContent = hold.offre
       ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${untilTime(hold.expireIso, hold.slot.timezone)}.`
-      : `Créneau réservé pour vous pendant ${Math.max(1, Math.round(left / 60000))} minutes.`;
+      : `Créneau réservé pour vous pendant ${hold.warned ? `${Math.ceil(left / 1000)} secondes` : `${Math.round(left / 60000)} minutes`}.`;
     tick();
     clearInterval(hold.timer);
     hold.timer = setInterval(tick, 1000);
