@@ -146,7 +146,6 @@ def test_patient_books_doctor_sees_it_live_and_a_racing_patient_gets_the_conflic
                         token=site["users"]["alice@demo.fr"]["access"])
     assert (status, body["code"]) == (409, "creneau_retenu"), body
     assert body["message"] == "Ce créneau est en cours de réservation par un autre patient"
-    shot(bob, "03-patient-creneau-retenu")
 
     # Bob closes the panel: the hold is released and the slot comes back to Alice live.
     bob.click("#book-cancel")
@@ -224,6 +223,7 @@ def test_two_patients_clicking_at_once_one_wins_one_sees_the_conflict(browser, s
     loser.wait(".toast-error")
     assert loser.count("#book-confirm") == 0  # no form for a held slot
     loser.wait(f'.slot[data-creneau="{s2}"]', state="detached")
+    shot(loser, "03-patient-conflit")
 
     winner.click("#book-confirm")
     winner.wait('[data-testid="banner-success"]')

@@ -359,6 +359,21 @@ def test_the_week_is_a_list_of_days_and_the_chosen_slot_brings_the_form_into_vie
     shot(page, f"attente-panneau-{width}px")
     page.press("#motif", "Escape")
     assert focused(page)["creneau"] == str(slots[-1])
+    # Held again, then the page goes away (a reload): the hold is released as it goes, not
+    # left to lapse (5 minutes on this stack).
+    page.key("Enter")
+    page.wait("#hold-countdown")
+    other = practice["patients"][2]
+    status, body = http("POST", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/", token=other["access"])
+    assert (status, body["code"]) == (409, "creneau_retenu"), body
+    page.goto(practice["url"] + "/")
+    page.wait('#live[data-live="on"]')
+    deadline = time.monotonic() + 5
+    while (status := http("POST", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/",
+                          token=other["access"])[0]) != 201 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status == 201
+    assert http("DELETE", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/", token=other["access"])[0] == 204
 
 
 def test_a_slot_booked_end_to_end_by_keyboard_only_at_390_px(browser, own_practice):  # noqa: F811

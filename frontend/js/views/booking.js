@@ -1,6 +1,6 @@
 // Patient: find a doctor, a week of open slots kept live, book.
 
-import { ApiError, api, get, getAll, qs } from '../api.js';
+import { ApiError, accessToken, api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import {
   addDays, clear, errorMessage, flash, formatDay, formatInZone, formatSlot, h, localDate, localTime, mondayOf,
@@ -560,5 +560,17 @@ export function mount(view, ctx, params) {
   // panel opens once the doctor's week is shown.
   search().then(() => { if (params.creneau) openPanel({ id: Number(params.creneau) }); });
 
-  return () => { releaseHold(); unfollow(); unsubscribe.forEach((off) => off()); };
+  // The tab closed or reloaded while holding: the release is sent as the page goes
+  // (keepalive), so the slot is back at once rather than when the hold lapses.
+  const onHide = () => {
+    const hold = state.hold;
+    if (!hold || hold.lapsed || hold.offre || !accessToken()) return;
+    fetch(`/api/creneaux/${hold.slot.id}/hold/`, {
+      method: 'DELETE', keepalive: true, headers: { Authorization: `Bearer ${accessToken()}` },
+    }).catch(() => {});
+    stopHold();
+  };
+  window.addEventListener('pagehide', onHide);
+
+  return () => { window.removeEventListener('pagehide', onHide); releaseHold(); unfollow(); unsubscribe.forEach((off) => off()); };
 }
