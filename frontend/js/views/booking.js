@@ -287,6 +287,10 @@ export function mount(view, ctx, params) {
     creneau_passe: 'Ce créneau est déjà passé.',
   };
   let opening = 0;
+  // Hold requests go one after the other: a release still on its way must not land after
+  // the next hold of the same slot (Escape, then Enter again).
+  let released = Promise.resolve();
+  const release = (id) => { released = api('DELETE', `creneaux/${id}/hold/`).catch(() => {}); };
 
   async function openPanel(slot) {
     if (state.selected && state.selected.id === slot.id && state.hold && !state.hold.lapsed) {
@@ -298,6 +302,7 @@ export function mount(view, ctx, params) {
     const motifsReady = motifsOf(state.medecin).catch(() => []);
     let held;
     try {
+      await released;
       held = await api('POST', `creneaux/${slot.id}/hold/`);
     } catch (error) {
       if (ticket !== opening) return;
@@ -305,7 +310,13 @@ export function mount(view, ctx, params) {
       holdRefused(slot, error);
       return;
     }
-    if (ticket !== opening) return;
+    if (ticket !== opening) {
+      // Closed while the hold was being taken (and no other taken since): give it back.
+      if (state.holding === null && !held.offre && !(state.hold && state.hold.slot.id === held.creneau.id)) {
+        release(held.creneau.id);
+      }
+      return;
+    }
     state.holding = null;
     // A new hold replaces our previous one on the server (one request, no gap).
     stopHold();
@@ -462,7 +473,7 @@ export function mount(view, ctx, params) {
     const hold = state.hold;
     stopHold();
     if (!hold || hold.lapsed || hold.offre) return;
-    api('DELETE', `creneaux/${hold.slot.id}/hold/`).catch(() => {}); // lapsed meanwhile: nothing to give back
+    release(hold.slot.id); // lapsed meanwhile: nothing to give back
   }
 
   function closePanel({ refocus = false, release = true } = {}) {
