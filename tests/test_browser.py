@@ -9,6 +9,7 @@ tests/artifacts/browser/ (and in docs/screenshots/ with SAVE_DOCS_SCREENSHOTS=1)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -135,10 +136,23 @@ def test_patient_books_doctor_sees_it_live_and_a_racing_patient_gets_the_conflic
         patient.eval("window.__sameDocument = true")
     doctor.eval("window.__sameDocument = true")
 
-    # Bob chooses the slot first, but is slower to confirm.
+    # Bob chooses the slot first: it is held for him (countdown), and gone from Alice's week.
     bob.click(f'.slot[data-creneau="{s1}"]')
     bob.wait("#book-confirm")
+    assert re.fullmatch(r"Créneau réservé pour vous pendant (5:00|4:[45]\d)", bob.text("#hold-countdown"))
+    alice.wait(f'.slot[data-creneau="{s1}"]', state="detached")
+    # A booking racing through the API (no hold) is refused while Bob holds it.
+    status, body = http("POST", f"{site['url']}/api/rendezvous/", {"creneau": s1, "motif": "course"},
+                        token=site["users"]["alice@demo.fr"]["access"])
+    assert (status, body["code"]) == (409, "creneau_retenu"), body
+    assert body["message"] == "Ce créneau est en cours de réservation par un autre patient"
+
+    # Bob closes the panel: the hold is released and the slot comes back to Alice live.
+    bob.click("#book-cancel")
+    alice.wait(f'.slot[data-creneau="{s1}"]')
     alice.click(f'.slot[data-creneau="{s1}"]')
+    alice.wait("#book-confirm")
+    bob.wait(f'.slot[data-creneau="{s1}"]', state="detached")
     alice.fill("#motif", "Vaccin de rappel")
     shot(alice, "02-patient-reserver")
     alice.click("#book-confirm")
@@ -155,16 +169,13 @@ def test_patient_books_doctor_sees_it_live_and_a_racing_patient_gets_the_conflic
     doctor.wait(".toast-info")
     shot(doctor, "05-agenda-jour")
 
-    # Bob's grid lost the slot live; he confirms anyway and sees the conflict clearly.
-    bob.wait(f'.slot[data-creneau="{s1}"]', state="detached")
-    bob.click("#book-confirm")
-    bob.wait('[data-testid="banner-error"]')
-    assert CONFLICT in bob.text('[data-testid="banner-error"]')
-    bob.wait(".toast-error")
-    assert CONFLICT in bob.text(".toast-error")
+    # Bob's week lost the slot for good; holding it now says it is taken, and no form opens.
+    status, body = http("POST", f"{site['url']}/api/creneaux/{s1}/hold/",
+                        token=site["users"]["bob@demo.fr"]["access"])
+    assert (status, body["code"]) == (409, "creneau_indisponible"), body
     assert bob.count(f'.slot[data-creneau="{s1}"]') == 0
+    assert bob.eval("document.getElementById('booking-panel').hidden") is True
     assert bob.eval("window.__sameDocument") is True
-    shot(bob, "03-patient-conflit")
 
     # Alice watches her bookings; the doctor confirms; her card changes state live.
     go(alice, "#/mes-rdv")
@@ -185,6 +196,8 @@ def test_patient_books_doctor_sees_it_live_and_a_racing_patient_gets_the_conflic
 
 
 def test_two_patients_clicking_at_once_one_wins_one_sees_the_conflict(browser, site, day):
+    """Both choose the same slot at once: one holds it (the panel opens), the other is told
+    at once that it is being booked (no form); the winner books it; exactly one booking."""
     bernard = site["users"]["dr.bernard@demo.fr"]["id"]
     s2 = day["s2"]
     chloe = sign_in(browser, "chloe", site, "chloe@demo.fr")
@@ -192,21 +205,28 @@ def test_two_patients_clicking_at_once_one_wins_one_sees_the_conflict(browser, s
     pages = {"chloe": chloe, "bob2": bob}
     for page in pages.values():
         go(page, f"#/rdv?medecin={bernard}&date={day['date']}")
-        page.click(f'.slot[data-creneau="{s2}"]')
-        page.wait("#book-confirm")
+        page.wait(f'.slot[data-creneau="{s2}"]')
 
-    browser.call("clickMany", targets=[{"page": name, "selector": "#book-confirm"} for name in pages])
+    browser.call("clickMany", targets=[{"page": name, "selector": f'.slot[data-creneau="{s2}"]'} for name in pages])
 
     outcome = {}
     for name, page in pages.items():
         outcome[name] = page.waitFunction(
-            "() => document.querySelector('[data-testid=banner-success]') ? 'won'"
+            "() => document.querySelector('#hold-countdown') ? 'won'"
             " : document.querySelector('[data-testid=banner-error]') ? 'lost' : null"
         )
     assert sorted(outcome.values()) == ["lost", "won"], outcome
+    winner = pages[next(n for n, o in outcome.items() if o == "won")]
     loser = pages[next(n for n, o in outcome.items() if o == "lost")]
-    assert CONFLICT in loser.text('[data-testid="banner-error"]')
+    assert loser.text('[data-testid="banner-error"]').startswith(
+        "Ce créneau est retenu par un autre patient qui est en train de réserver.")
+    loser.wait(".toast-error")
+    assert loser.count("#book-confirm") == 0  # no form for a held slot
     loser.wait(f'.slot[data-creneau="{s2}"]', state="detached")
+    shot(loser, "03-patient-conflit")
+
+    winner.click("#book-confirm")
+    winner.wait('[data-testid="banner-success"]')
 
     # Exactly one booking holds the slot, seen by the doctor's API too.
     token = site["users"]["dr.bernard@demo.fr"]["access"]
@@ -214,6 +234,8 @@ def test_two_patients_clicking_at_once_one_wins_one_sees_the_conflict(browser, s
                         f"&date_from={day['date']}T00:00:00&date_to={day['date']}T23:59:00", token=token)
     assert status == 200, body
     assert [r["creneau"]["id"] for r in body["results"]].count(s2) == 1
+    for page in pages.values():
+        no_errors(page)
 
 
 def test_published_slots_appear_live_and_messages_with_read_receipts(browser, site, day):

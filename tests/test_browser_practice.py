@@ -10,6 +10,7 @@ far in the future.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import date, timedelta
 
@@ -428,7 +429,8 @@ def test_patient_moves_her_booking_and_the_secretary_sees_the_move_live(browser,
 
 
 def test_a_move_racing_a_booking_for_one_slot_one_wins_the_other_is_told(browser, practice):  # noqa: F811
-    """Issue 12 (c): the secretary moves Bob onto a slot Chloé is booking at the same instant."""
+    """Issue 12 (c): the secretary moves Bob onto a slot at the instant Chloé chooses it (her
+    booking panel holds it, issue 13): the database decides; the loser is told."""
     roux = practice["doctors"][0]
     url = practice["url"]
     day = far_day(7)
@@ -444,25 +446,29 @@ def test_a_move_racing_a_booking_for_one_slot_one_wins_the_other_is_told(browser
 
     chloe = sign_in(browser, "chloe-race", url, "chloe@demo.fr")
     go(chloe, f"#/rdv?medecin={roux['id']}&date={day}")
-    chloe.click(f'.slot[data-creneau="{x2}"]')
-    chloe.wait("#book-confirm")
+    chloe.wait(f'.slot[data-creneau="{x2}"]')
 
     browser.call("clickMany", targets=[
         {"page": "sec-race", "selector": f'#move-picker .move-target[data-creneau="{x2}"]'},
-        {"page": "chloe-race", "selector": "#book-confirm"},
+        {"page": "chloe-race", "selector": f'.slot[data-creneau="{x2}"]'},
     ])
     moved = secretary.waitFunction(
         "() => document.querySelector('[data-testid=journee-success]') ? 'won'"
         " : document.querySelector('[data-testid=move-error]') ? 'lost' : null")
-    booked = chloe.waitFunction(
-        "() => document.querySelector('[data-testid=banner-success]') ? 'won'"
+    held = chloe.waitFunction(
+        "() => document.querySelector('#hold-countdown') ? 'won'"
         " : document.querySelector('[data-testid=banner-error]') ? 'lost' : null")
-    assert sorted([moved, booked]) == ["lost", "won"], (moved, booked)
+    assert sorted([moved, held]) == ["lost", "won"], (moved, held)
     if moved == "lost":
-        assert CONFLICT in secretary.text('[data-testid="move-error"]')
+        # Chloé holds it: the desk waits (staff included), she books it.
+        assert "Ce créneau est en cours de réservation par un autre patient" in secretary.text(
+            '[data-testid="move-error"]')
         shot(secretary, "19-deplacement-perdu")
+        chloe.click("#book-confirm")
+        chloe.wait('[data-testid="banner-success"]')
     else:
         assert CONFLICT in chloe.text('[data-testid="banner-error"]')
+        assert chloe.count("#book-confirm") == 0
         chloe.wait(f'.slot[data-creneau="{x2}"]', state="detached")
 
     # The database decided: one active booking on the slot; the loser's state is untouched.
@@ -545,8 +551,12 @@ def test_visit_reasons_and_rules_are_set_by_the_practice_and_shown_to_the_patien
     chloe.click("#book-confirm")
     chloe.wait('[data-testid="banner-error"]')
     assert "n'accepte pas de nouveaux patients" in chloe.text('[data-testid="banner-error"]')
-    status, slot = http("GET", f"{url}/api/creneaux/{b2}/", token=blanc["access"])
-    assert slot["disponible"] is True, slot  # nothing written
+    chloe.click("#book-cancel")  # her hold goes with the panel
+    deadline = time.monotonic() + 5
+    while (slot := http("GET", f"{url}/api/creneaux/{b2}/", token=blanc["access"])[1])["disponible"] is not True \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert slot["disponible"] is True, slot  # nothing written, the hold released
     status, body = http("PATCH", f"{url}/api/medecins/{blanc['id']}/", {"nouveaux_patients_en_ligne": True},
                         practice["secretary_access"])
     assert status == 200, body

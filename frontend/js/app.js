@@ -44,7 +44,7 @@ const DOCTOR_ROUTES = [...STAFF_ROUTES, ['preferences', 'Mon agenda', preference
 // Events the server keeps in the notification centre (the others are live-only).
 const STORED = new Set([
   'rendezvous:created', 'rendezvous:new', 'rendezvous:confirmed', 'rendezvous:cancelled',
-  'rendezvous:moved', 'message:new', 'notification:general', 'rappel:reminder',
+  'rendezvous:moved', 'message:new', 'notification:general', 'rappel:reminder', 'creneau:offered',
 ]);
 
 const ctx = {
@@ -290,6 +290,11 @@ function globalEvent(payload, event) {
   }
   if (STORED.has(event)) setUnread(ctx.unread + 1);
   if (event === 'message:read' || event.startsWith('creneau:available') || event === 'creneau:unavailable') return;
+  if (event === 'creneau:offered') {
+    // A waiting-list offer: which slot, until when (bookings.js lists it with "Réserver").
+    toast(bookings.offerText(data), 'info', { timeout: 20000 });
+    return;
+  }
   if (event === 'creneau:conflict') {
     toast("Ce créneau n'est plus disponible", 'error');
     return;

@@ -7,7 +7,7 @@ import { accessToken, onTokenChange, refreshTokens, secondsLeft } from './api.js
 export const EVENTS = [
   'rendezvous:created', 'rendezvous:new', 'rendezvous:confirmed', 'rendezvous:cancelled',
   'rendezvous:moved', 'creneau:conflict', 'creneau:available', 'creneau:unavailable',
-  'message:new', 'message:read', 'notification:general', 'rappel:reminder',
+  'message:new', 'message:read', 'notification:general', 'rappel:reminder', 'creneau:offered',
 ];
 
 const listeners = new Map(); // event name (or '*') -> Set of callbacks

@@ -8,6 +8,7 @@
 //   open {page, viewport?}            a fresh browser context (own localStorage) + page
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
 //   drag {page, source, target}      (HTML5 drag and drop)
+//   key {page, key}                   a key pressed wherever the focus is (keyboard-only tests)
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}
@@ -75,6 +76,8 @@ const ops = {
   fill: async ({ page: n, selector, value }) => { await page(n).fill(selector, value); return true; },
   press: async ({ page: n, selector, key }) => { await page(n).press(selector, key); return true; },
   click: async ({ page: n, selector }) => { await page(n).click(selector); return true; },
+  key: async ({ page: n, key }) => { await page(n).keyboard.press(key); return true; },
+  type: async ({ page: n, text }) => { await page(n).keyboard.type(text); return true; },
   drag: async ({ page: n, source, target }) => { await page(n).dragAndDrop(source, target); return true; },
   clickMany: async ({ targets }) => {
     await Promise.all(targets.map((t) => page(t.page).click(t.selector)));

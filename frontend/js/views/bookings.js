@@ -1,19 +1,34 @@
 // Patient: own bookings, changing state live; cancel or move (before the practice's
 // deadline, shown on each booking); write to the doctor.
 
-import { ApiError, api, getAll } from '../api.js';
+import { ApiError, api, get, getAll } from '../api.js';
 import * as live from '../live.js';
 import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { slotPicker } from './slotpicker.js';
-import { badge, clear, errorMessage, flash, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
+import { badge, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
+
+// "14:05": an instant on the practice's wall clock (the event's expire_at is in UTC).
+export function untilTime(iso, timeZone) {
+  return new Date(iso).toLocaleTimeString('fr-FR', { timeZone: timeZone || 'Europe/Paris', hour: '2-digit', minute: '2-digit' });
+}
+
+// A waiting-list offer ({creneau, expire_at}), as the toast and the list say it.
+export function offerText(offer) {
+  if (!offer || !offer.creneau) return "Un créneau s'est libéré pour vous";
+  return `Un créneau s'est libéré pour vous : ${formatSlot(offer.creneau)}, réservé jusqu'à ${untilTime(offer.expire_at, offer.creneau.timezone)}`;
+}
 
 export function mount(view, ctx) {
   const items = new Map();
   const upcoming = h('div', { class: 'rdv-list', id: 'rdv-upcoming' });
   const past = h('div', { class: 'rdv-list', id: 'rdv-past' });
+  const waiting = h('div', { class: 'waitlist-list', id: 'waitlist' });
+  const waitingCard = h('section', { class: 'card', id: 'waitlist-card', hidden: true, 'aria-labelledby': 'waitlist-title' },
+    h('h2', { id: 'waitlist-title', text: "Mes inscriptions sur liste d'attente" }), waiting);
   clear(view,
     h('section', { class: 'card' }, h('h2', { text: 'Mes rendez-vous à venir' }), upcoming),
+    waitingCard,
     h('section', { class: 'card' }, h('h2', { text: 'Historique et annulations' }), past));
 
   function isUpcoming(rdv) {
@@ -117,15 +132,67 @@ export function mount(view, ctx) {
     }
   }
 
-  const onChange = (payload) => { if (payload.data && payload.data.id) upsert(payload.data, true); };
+  // --- the waiting list: each entry, its live offer (booked from the booking panel, where
+  // the slot is already held for this patient), and "Quitter la liste".
+  const doctors = new Map();
+  let entries = [];
+  async function loadWaiting() {
+    try {
+      const [list, medecins] = await Promise.all([get('liste-attente/'), doctors.size ? null : getAll('medecins/')]);
+      for (const m of medecins || []) doctors.set(m.id, m);
+      entries = Array.isArray(list) ? list : list.results || [];
+      renderWaiting();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 403)) toast(errorMessage(error), 'error');
+    }
+  }
+
+  function renderWaiting() {
+    waitingCard.hidden = !entries.length;
+    clear(waiting, entries.map((entry) => {
+      const medecin = doctors.get(entry.medecin);
+      const offer = entry.offre && new Date(entry.offre.expire_at) > new Date() ? entry.offre : null;
+      return h('article', { class: 'waitlist-entry', 'data-liste-attente': entry.id, 'data-offre': offer ? offer.creneau.id : '' },
+        h('strong', { text: medecin ? `${personName(medecin)} — ${medecin.specialite}` : `Médecin n° ${entry.medecin}` }),
+        h('span', { text: `Du ${formatDay(entry.date_from)} au ${formatDay(entry.date_to)}${entry.motif ? ` — ${entry.motif.libelle}` : ''}` }),
+        offer ? h('p', { class: 'waitlist-offer', 'data-testid': 'offer', text: offerText(offer) }) : h('span', { class: 'muted', text: 'En attente d’un créneau libéré.' }),
+        h('div', { class: 'actions' },
+          offer ? h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'book-offer', text: 'Réserver',
+            onclick: () => ctx.go('rdv', { medecin: entry.medecin, date: localDate(offer.creneau.debut), creneau: offer.creneau.id }) }) : null,
+          h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-action': 'leave', text: 'Quitter la liste',
+            onclick: (e) => leave(entry, e.currentTarget) })));
+    }));
+  }
+
+  async function leave(entry, button) {
+    button.disabled = true;
+    try {
+      await api('DELETE', `liste-attente/${entry.id}/`);
+      entries = entries.filter((x) => x.id !== entry.id);
+      renderWaiting();
+      toast("Vous avez quitté la liste d'attente", 'success');
+    } catch (error) {
+      toast(errorMessage(error), 'error');
+      button.disabled = false;
+      loadWaiting();
+    }
+  }
+
+  const onChange = (payload, event) => {
+    if (payload.data && payload.data.id) upsert(payload.data, true);
+    if (event === 'rendezvous:created' || event === 'rendezvous:moved') loadWaiting(); // an offer used up
+  };
   const unsubscribe = [
     live.on('rendezvous:created', onChange),
     live.on('rendezvous:confirmed', onChange),
     live.on('rendezvous:cancelled', onChange),
     live.on('rendezvous:moved', onChange),
     live.on('rappel:reminder', onChange),
+    live.on('creneau:offered', loadWaiting),
+    live.on(':connect', loadWaiting),
   ];
   load();
+  loadWaiting();
   return () => {
     if (picker) picker.destroy();
     unsubscribe.forEach((off) => off());

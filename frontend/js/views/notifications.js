@@ -12,6 +12,7 @@ const LABELS = {
   'message:new': 'Message',
   'notification:general': 'Annonce',
   'rappel:reminder': 'Rappel',
+  'creneau:offered': "Liste d'attente",
 };
 
 export function mount(view, ctx) {
