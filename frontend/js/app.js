@@ -130,7 +130,7 @@ function showLogin(message, info) {
     error.hidden = true;
     try {
       await login(email.value.trim(), password.value);
-      await start();
+      await start({ focusTitle: true });
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'Serveur injoignable, réessayez.';
       error.hidden = false;
@@ -222,7 +222,9 @@ function showReset(uid, token) {
 
 // --- the signed-in shell
 
-async function start() {
+// focusTitle: after signing in, focus lands on the first screen's title; on a page load it
+// stays at the top of the document, so the skip link is the first Tab stop.
+async function start({ focusTitle = false } = {}) {
   try {
     ctx.me = await get('me/');
   } catch (err) {
@@ -248,7 +250,7 @@ async function start() {
   if (!ctx.routes.some(([name]) => name === parseHash().name)) {
     window.history.replaceState(null, '', `/#/${ctx.routes[0][0]}`);
   }
-  render();
+  render({ focusTitle });
 }
 
 function setLiveStatus(state, detail) {
@@ -317,7 +319,7 @@ function bellIcon() {
   return span;
 }
 
-function render() {
+function render({ focusTitle = true } = {}) {
   if (!ctx.me) return;
   const { name, params } = parseHash();
   const route = ctx.routes.find(([n]) => n === name) || ctx.routes[0];
@@ -338,7 +340,7 @@ function render() {
   current = { name: route[0], unmount: route[2].mount(view, ctx, params) };
   // A new screen: focus goes to its title (screen readers read it, the next Tab starts at
   // the top of the content), unless the view has already put it somewhere useful.
-  if (!view.contains(document.activeElement)) {
+  if (focusTitle && !view.contains(document.activeElement)) {
     title.focus({ preventScroll: true });
     window.scrollTo(0, 0);
   }
@@ -381,7 +383,7 @@ function globalEvent(payload, event) {
 }
 
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => render());
 
 const resetLink = new URLSearchParams(window.location.search);
 if (window.location.pathname === '/reinitialiser' && resetLink.get('uid') && resetLink.get('token')) {
