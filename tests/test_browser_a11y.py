@@ -371,3 +371,36 @@ def test_an_inline_cancel_form_closes_on_escape_focus_back_on_its_button(browser
     status, rdv = http("GET", f"{practice['url']}/api/rendezvous/{scene['pending']}/", token=scene["roux"]["access"])
     assert rdv["statut"] == "EN_ATTENTE", rdv  # Escape cancelled nothing
     no_errors_but(page)
+
+
+FOCUS_RING = """(() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  return [`${e.tagName}#${e.id}.${e.className}`, s.outlineStyle, parseFloat(s.outlineWidth)];
+})()"""
+
+
+@pytest.mark.parametrize(
+    ("who", "route", "width"),
+    [("medecin", "agenda", 390), ("secretariat", "journee", 768), ("patient", "mes-rdv", 1200)],
+)
+def test_every_tab_stop_shows_a_focus_ring(browser, practice, scene, who, route, width):  # noqa: F811
+    email = {"patient": "alice@demo.fr", "medecin": scene["roux"]["email"], "secretariat": practice["secretary"]}[who]
+    page = sign_in(browser, f"ring-{who}", practice["url"], email, width)
+    go(page, f"#/{route}?date={scene['day']}")
+    page.waitFunction(f"() => document.body.dataset.screen === {route!r}")
+    settle(page)
+    page.waitFunction("() => document.activeElement && document.activeElement.id === 'page-title'")
+    seen, bare = [], []
+    for _ in range(30):
+        page.key("Tab")
+        ring = page.eval(FOCUS_RING)
+        if ring is None:
+            break
+        seen.append(ring[0])
+        if ring[1] == "none" or ring[2] < 2:
+            bare.append(ring)
+    assert len(seen) >= 5, seen
+    assert not bare, f"focused without a visible ring: {bare} (tab stops: {seen})"
+    no_errors_but(page)

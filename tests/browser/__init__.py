@@ -104,7 +104,7 @@ class Page:
             names = {
                 "goto": ["url"], "fill": ["selector", "value"], "press": ["selector", "key"],
                 "click": ["selector"], "wait": ["selector"], "text": ["selector"], "count": ["selector"],
-                "eval": ["expression"], "waitFunction": ["expression"], "screenshot": ["path"],
+                "eval": ["expression"], "waitFunction": ["expression"], "screenshot": ["path"], "key": ["key"],
             }.get(op, [])
             kwargs.update(dict(zip(names, args, strict=False)))
             return self.browser.call(op, page=self.name, **kwargs)

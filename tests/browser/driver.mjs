@@ -7,6 +7,7 @@
 //
 //   open {page, viewport?}            a fresh browser context (own localStorage) + page
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
+//   key {page, key}                   (a key press wherever the focus is, like a person typing)
 //   drag {page, source, target}      (HTML5 drag and drop)
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
@@ -74,6 +75,7 @@ const ops = {
   goto: async ({ page: n, url }) => { await page(n).goto(url); return page(n).url(); },
   fill: async ({ page: n, selector, value }) => { await page(n).fill(selector, value); return true; },
   press: async ({ page: n, selector, key }) => { await page(n).press(selector, key); return true; },
+  key: async ({ page: n, key }) => { await page(n).keyboard.press(key); return true; },
   click: async ({ page: n, selector }) => { await page(n).click(selector); return true; },
   drag: async ({ page: n, source, target }) => { await page(n).dragAndDrop(source, target); return true; },
   clickMany: async ({ targets }) => {
