@@ -298,6 +298,16 @@ def test_skip_link_first_tab_stop_and_route_change_focuses_the_h1(browser, pract
         page.press("#main-nav", "Escape")
         assert active(page) == "BUTTON#menu-toggle"
         assert page.eval("document.querySelector('#menu-toggle').getAttribute('aria-expanded')") == "false"
+        # A click outside folds it too; the current screen's own tab folds it and re-opens
+        # the screen (focus on its title) instead of doing nothing.
+        page.press("#menu-toggle", "Enter")
+        page.eval("document.querySelector('#view').click()")
+        assert page.eval("document.querySelector('#menu-toggle').getAttribute('aria-expanded')") == "false"
+        page.press("#menu-toggle", "Enter")
+        page.click('.tab[data-route="mes-rdv"]')
+        page.waitFunction("() => document.activeElement && document.activeElement.id === 'page-title'")
+        assert page.eval("document.querySelector('#menu-toggle').getAttribute('aria-expanded')") == "false"
+        assert page.eval("location.hash") == "#/mes-rdv"
         page.press("#menu-toggle", "Enter")
         page.eval("document.querySelector('.tab[data-route=\"notifications\"]').focus()")
         page.press('.tab[data-route="notifications"]', "Enter")

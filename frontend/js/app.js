@@ -265,7 +265,11 @@ function setLiveStatus(state, detail) {
 function renderShell() {
   document.body.dataset.screen = 'app';
   const me = ctx.me;
-  const nav = h('nav', { class: 'tabs', id: 'main-nav', 'aria-label': 'Navigation principale' }, ctx.routes.map(([name, label]) => h('a', {
+  // The current screen's own tab re-opens it (and folds the phone menu) instead of doing nothing.
+  const nav = h('nav', { class: 'tabs', id: 'main-nav', 'aria-label': 'Navigation principale', onclick: (event) => {
+    const tab = event.target.closest('.tab');
+    if (tab && tab.getAttribute('href') === window.location.hash) { event.preventDefault(); render(); }
+  } }, ctx.routes.map(([name, label]) => h('a', {
     href: `#/${name}`, 'data-route': name, class: 'tab',
   }, label, name === 'messages' ? [
     h('span', { class: 'count', id: 'nav-messages-badge', 'aria-hidden': 'true', hidden: true, text: '0' }),
@@ -353,6 +357,10 @@ document.addEventListener('click', (event) => {
   event.preventDefault();
   const main = $('main');
   if (main) { main.focus(); main.scrollIntoView(); }
+});
+// A click outside the header and the navigation folds the phone menu back.
+document.addEventListener('click', (event) => {
+  if (document.body.dataset.menu === 'open' && !event.target.closest('.topbar, #main-nav')) setMenu(false);
 });
 // Escape folds the phone menu back, focus on its button.
 document.addEventListener('keydown', (event) => {
