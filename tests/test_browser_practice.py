@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 
 from .live import http, login
-from .test_browser import ARTIFACTS, browser, go, no_errors, shot  # noqa: F401  (browser: a fixture)
+from .test_browser import browser, go, no_errors, shot  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -568,30 +568,7 @@ def test_visit_reasons_and_rules_are_set_by_the_practice_and_shown_to_the_patien
     no_errors_but(chloe, 403)
 
 
-@pytest.mark.parametrize("who", ["alice@demo.fr", "dr.bernard@demo.fr", "secretariat@demo.fr"])
-def test_every_screen_fits_a_phone_and_passes_axe(browser, practice, who):  # noqa: F811
-    """Each role's every screen at 360 px: nothing wider than the screen, no serious or
-    critical axe-core violation (the demo practice, its real data)."""
-    page = sign_in(browser, f"phone-{who}", practice["url"], who, viewport={"width": 360, "height": 740})
-    routes = page.eval("[...document.querySelectorAll('.tab')].map(a => a.dataset.route)")
-    assert routes
-    problems = []
-    for route in routes:
-        go(page, f"#/{route}")
-        page.waitFunction(f"() => document.body.dataset.screen === {route!r}"
-                          " && !document.querySelector('[aria-busy=true]')")
-        page.eval("new Promise(r => setTimeout(r, 400))")  # the first fetches land
-        width = page.eval("[document.documentElement.scrollWidth, window.innerWidth]")
-        if width[0] > width[1]:
-            wide = page.eval("[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect()"
-                             ".right > window.innerWidth + 1).slice(0, 3).map(e => `${e.tagName}.${e.className}`)")
-            problems.append(f"#/{route}: {width[0]} px wide at {width[1]} px: {wide}")
-        page.screenshot(str(ARTIFACTS / f"phone-{who.split('@')[0]}-{route}.png"))
-        for v in page.axe():
-            if v["impact"] in ("serious", "critical"):
-                problems.append(f"#/{route}: axe {v['id']} ({v['impact']}): {v['nodes'][:2]}")
-    assert not problems, "\n".join(problems)
-    no_errors(page)
+# Every screen of every role at 360, 390 and 768 px (fits, one <h1>, axe): test_browser_a11y.py.
 
 
 def test_a_patient_made_on_the_phone_claims_the_record_from_the_e_mail_link(browser, practice, live):  # noqa: F811

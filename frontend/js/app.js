@@ -52,6 +52,7 @@ const ctx = {
   activeConversation: null,
   unread: 0,
   unreadMessages: 0,
+  unreadKnown: false, // the first counts are loaded silently; later rises are announced
   go,
   setUnread,
   setUnreadMessages,
@@ -60,16 +61,44 @@ const ctx = {
 let current = null; // {name, unmount}
 const app = document.getElementById('app');
 
+// The unread counts: a visible badge (a bare number, hidden from screen readers), the
+// control's accessible name carrying the count in words, and a polite announcement when
+// a count goes up (not on the first load, not when it goes down).
+const plural = (n, one, many) => (n > 1 ? many : one);
+const unreadWords = (n) => (n ? `${n} ${plural(n, 'notification non lue', 'notifications non lues')}` : 'aucune notification non lue');
+const messageWords = (n) => `${n} ${plural(n, 'message non lu', 'messages non lus')}`;
+
+function announce(text) {
+  const box = $('#sr-status');
+  if (!box) return;
+  // Cleared first so the same sentence twice is announced twice.
+  box.textContent = '';
+  setTimeout(() => { box.textContent = text; }, 100);
+}
+
 function setUnread(n) {
+  const before = ctx.unread;
   ctx.unread = Math.max(0, n);
   const el = $('#unread-badge');
   if (el) { el.textContent = String(ctx.unread); el.hidden = ctx.unread === 0; }
+  const bell = $('#bell');
+  if (bell) bell.setAttribute('aria-label', `Notifications : ${unreadWords(ctx.unread)}`);
+  if (bell && ctx.unread > before && ctx.unreadKnown) announce(unreadWords(ctx.unread));
 }
 
 function setUnreadMessages(n) {
+  const before = ctx.unreadMessages;
   ctx.unreadMessages = Math.max(0, n);
-  const el = $('#nav-messages-badge');
-  if (el) { el.textContent = String(ctx.unreadMessages); el.hidden = ctx.unreadMessages === 0; }
+  const text = String(ctx.unreadMessages);
+  for (const el of [$('#nav-messages-badge'), $('#menu-badge')]) {
+    if (el) { el.textContent = text; el.hidden = ctx.unreadMessages === 0; }
+  }
+  const words = ctx.unreadMessages ? ` (${messageWords(ctx.unreadMessages)})` : '';
+  const navWords = $('#nav-messages-words');
+  if (navWords) navWords.textContent = words;
+  const menuWords = $('#menu-words');
+  if (menuWords) menuWords.textContent = words;
+  if (navWords && ctx.unreadMessages > before && ctx.unreadKnown) announce(messageWords(ctx.unreadMessages));
 }
 
 function go(route, params = {}) {
@@ -101,7 +130,7 @@ function showLogin(message, info) {
     error.hidden = true;
     try {
       await login(email.value.trim(), password.value);
-      await start();
+      await start({ focusTitle: true });
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'Serveur injoignable, réessayez.';
       error.hidden = false;
@@ -126,9 +155,9 @@ function showLogin(message, info) {
       type: 'button', class: 'chip', 'data-demo': mail, title: role,
       onclick: () => { email.value = mail; password.value = 'demo1234'; password.focus(); },
     }, h('strong', { text: mail.split('@')[0] }), ' ', h('span', { class: 'muted', text: role })))));
-  clear(app, h('main', { class: 'login-page' },
+  clear(app, h('main', { class: 'login-page', id: 'contenu', tabindex: '-1' },
     h('section', { class: 'card login-card' },
-      h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
+      h('h1', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', 'aria-hidden': 'true', text: '✚' }), 'Cabinet en ligne'),
       h('p', { class: 'muted', text: 'Prise de rendez-vous médicaux en temps réel.' }),
       notice, form, forgot, resetBox, demo)));
   email.focus();
@@ -164,9 +193,9 @@ function showReset(uid, token) {
   const again = h('input', { type: 'password', id: 'new-password-2', autocomplete: 'new-password', required: true, minLength: 8 });
   const error = h('div', { class: 'banner-area', id: 'reset-error' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'new-password-submit', text: 'Enregistrer le mot de passe' });
-  clear(app, h('main', { class: 'login-page' },
+  clear(app, h('main', { class: 'login-page', id: 'contenu', tabindex: '-1' },
     h('section', { class: 'card login-card' },
-      h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
+      h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', 'aria-hidden': 'true', text: '✚' }), 'Cabinet en ligne'),
       h('h1', { class: 'page-title', text: 'Choisir votre mot de passe' }),
       h('form', { class: 'login-form', id: 'new-password-form', onsubmit: async (event) => {
         event.preventDefault();
@@ -193,7 +222,9 @@ function showReset(uid, token) {
 
 // --- the signed-in shell
 
-async function start() {
+// focusTitle: after signing in, focus lands on the first screen's title; on a page load it
+// stays at the top of the document, so the skip link is the first Tab stop.
+async function start({ focusTitle = false } = {}) {
   try {
     ctx.me = await get('me/');
   } catch (err) {
@@ -210,13 +241,16 @@ async function start() {
     onStatus: setLiveStatus,
   });
   live.on('*', globalEvent);
-  get('notifications/?page_size=1').then((page) => setUnread(page.non_lues || 0)).catch(() => {});
-  get('conversations/?page_size=200').then((page) => setUnreadMessages(
-    (page.results || []).reduce((sum, c) => sum + (c.non_lus || 0), 0))).catch(() => {});
+  ctx.unreadKnown = false;
+  Promise.allSettled([
+    get('notifications/?page_size=1').then((page) => setUnread(page.non_lues || 0)),
+    get('conversations/?page_size=200').then((page) => setUnreadMessages(
+      (page.results || []).reduce((sum, c) => sum + (c.non_lus || 0), 0))),
+  ]).then(() => { ctx.unreadKnown = true; });
   if (!ctx.routes.some(([name]) => name === parseHash().name)) {
     window.history.replaceState(null, '', `/#/${ctx.routes[0][0]}`);
   }
-  render();
+  render({ focusTitle });
 }
 
 function setLiveStatus(state, detail) {
@@ -231,27 +265,55 @@ function setLiveStatus(state, detail) {
 function renderShell() {
   document.body.dataset.screen = 'app';
   const me = ctx.me;
-  const nav = h('nav', { class: 'tabs', 'aria-label': 'Navigation' }, ctx.routes.map(([name, label]) => h('a', {
+  // The current screen's own tab re-opens it (and folds the phone menu) instead of doing nothing.
+  const nav = h('nav', { class: 'tabs', id: 'main-nav', 'aria-label': 'Navigation principale', onclick: (event) => {
+    const tab = event.target.closest('.tab');
+    if (tab && tab.getAttribute('href') === window.location.hash) { event.preventDefault(); render(); }
+  } }, ctx.routes.map(([name, label]) => h('a', {
     href: `#/${name}`, 'data-route': name, class: 'tab',
-  }, label, name === 'messages' ? h('span', { class: 'count', id: 'nav-messages-badge', hidden: true, text: '0' }) : null)));
+  }, label, name === 'messages' ? [
+    h('span', { class: 'count', id: 'nav-messages-badge', 'aria-hidden': 'true', hidden: true, text: '0' }),
+    h('span', { class: 'sr-only', id: 'nav-messages-words' }),
+  ] : null)));
+  // On a phone the navigation and the account block fold under a "Menu" disclosure button.
+  const menu = h('button', {
+    type: 'button', class: 'btn btn-ghost menu-toggle', id: 'menu-toggle', 'aria-expanded': 'false',
+    'aria-controls': 'main-nav account', onclick: () => setMenu(menu.getAttribute('aria-expanded') !== 'true'),
+  }, h('span', { class: 'menu-icon', 'aria-hidden': 'true' }), 'Menu',
+  h('span', { class: 'count', id: 'menu-badge', 'aria-hidden': 'true', hidden: true, text: '0' }),
+  h('span', { class: 'sr-only', id: 'menu-words' }));
   clear(app,
     h('header', { class: 'topbar' },
-      h('div', { class: 'brand' }, h('span', { class: 'brand-logo', text: '✚' }), 'Cabinet en ligne'),
+      h('div', { class: 'brand' }, h('span', { class: 'brand-logo', 'aria-hidden': 'true', text: '✚' }), h('span', { class: 'brand-name', text: 'Cabinet en ligne' })),
       h('span', { id: 'live', class: 'live', 'data-live': 'connecting', text: 'Temps réel : connexion…' }),
       h('div', { class: 'spacer' }),
-      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', onclick: () => go('notifications') },
-        bellIcon(), h('span', { class: 'sr-only', text: 'Notifications' }), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', hidden: true, text: '0' })),
-      h('div', { class: 'who' },
-        h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
-        h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
-      h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', text: 'Déconnexion', onclick: async () => {
-        await logout();
-        showLogin();
-      } })),
+      h('button', { type: 'button', class: 'bell', id: 'bell', title: 'Notifications', 'aria-label': 'Notifications', onclick: () => go('notifications') },
+        bellIcon(), h('span', { class: 'count', id: 'unread-badge', 'data-testid': 'unread-badge', 'aria-hidden': 'true', hidden: true, text: '0' })),
+      menu,
+      h('div', { class: 'account', id: 'account' },
+        h('div', { class: 'who' },
+          h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
+          h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
+        h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', text: 'Déconnexion', onclick: async () => {
+          await logout();
+          showLogin();
+        } }))),
     nav,
-    h('main', { id: 'view', class: 'view' }));
+    // The screen's one <h1> (the route's name) heads <main>; each view renders into #view.
+    h('main', { id: 'contenu', class: 'main', tabindex: '-1' },
+      h('h1', { id: 'page-title', class: 'sr-only', tabindex: '-1' }),
+      h('div', { id: 'view', class: 'view' })));
   setUnread(ctx.unread);
   setUnreadMessages(ctx.unreadMessages);
+}
+
+function setMenu(open, { focusButton = false } = {}) {
+  const button = $('#menu-toggle');
+  if (!button) return;
+  button.setAttribute('aria-expanded', String(open));
+  document.body.dataset.menu = open ? 'open' : 'closed';
+  if (open) ($('#main-nav .tab.active') || $('#main-nav .tab'))?.focus();
+  else if (focusButton) button.focus();
 }
 
 function bellIcon() {
@@ -261,18 +323,49 @@ function bellIcon() {
   return span;
 }
 
-function render() {
+function render({ focusTitle = true } = {}) {
   if (!ctx.me) return;
   const { name, params } = parseHash();
   const route = ctx.routes.find(([n]) => n === name) || ctx.routes[0];
   if (current) current.unmount?.();
   ctx.activeConversation = null;
-  for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.route === route[0]);
+  for (const tab of document.querySelectorAll('.tab')) {
+    tab.classList.toggle('active', tab.dataset.route === route[0]);
+    if (tab.dataset.route === route[0]) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  setMenu(false);
   const view = $('#view');
   clear(view);
   document.body.dataset.screen = route[0];
+  const title = $('#page-title');
+  title.textContent = route[1];
+  document.title = `${route[1]} — Cabinet en ligne`;
   current = { name: route[0], unmount: route[2].mount(view, ctx, params) };
+  // A new screen: focus goes to its title (screen readers read it, the next Tab starts at
+  // the top of the content), unless the view has already put it somewhere useful.
+  if (focusTitle && !view.contains(document.activeElement)) {
+    title.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
 }
+
+// The skip link ("Aller au contenu", the first Tab stop) focuses <main> without touching the
+// hash, which the router owns.
+document.addEventListener('click', (event) => {
+  if (!event.target.closest('#skip-link')) return;
+  event.preventDefault();
+  const main = $('main');
+  if (main) { main.focus(); main.scrollIntoView(); }
+});
+// A click outside the header and the navigation folds the phone menu back.
+document.addEventListener('click', (event) => {
+  if (document.body.dataset.menu === 'open' && !event.target.closest('.topbar, #main-nav')) setMenu(false);
+});
+// Escape folds the phone menu back, focus on its button.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && document.body.dataset.menu === 'open') setMenu(false, { focusButton: true });
+});
 
 function globalEvent(payload, event) {
   const me = ctx.me;
@@ -303,7 +396,7 @@ function globalEvent(payload, event) {
 }
 
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => render());
 
 const resetLink = new URLSearchParams(window.location.search);
 if (window.location.pathname === '/reinitialiser' && resetLink.get('uid') && resetLink.get('token')) {

@@ -48,19 +48,26 @@ export function toast(message, type = 'info', { timeout } = {}) {
   const now = Date.now();
   if (recentToasts.has(key) && now - recentToasts.get(key) < 4000) return;
   recentToasts.set(key, now);
+  // #toasts (in index.html from the first paint, so screen readers watch it) is a polite
+  // live region: a toast is read when it appears; an error is an alert (read at once).
   let box = $('#toasts');
   if (!box) {
-    box = h('div', { id: 'toasts', 'aria-live': 'polite' });
+    box = h('div', { id: 'toasts', 'aria-live': 'polite', 'aria-relevant': 'additions' });
     document.body.append(box);
   }
-  const item = h('div', { class: `toast toast-${type}`, role: type === 'error' ? 'alert' : 'status', 'data-type': type },
+  const item = h('div', { class: `toast toast-${type}`, role: type === 'error' ? 'alert' : null, 'data-type': type },
     h('span', { class: 'toast-icon', 'aria-hidden': 'true', text: TOAST_ICONS[type] }),
     h('span', { class: 'toast-message', text: message }),
-    h('button', { class: 'toast-close', type: 'button', 'aria-label': 'Fermer', text: '×', onclick: () => item.remove() }),
+    h('button', { class: 'toast-close', type: 'button', 'aria-label': 'Fermer la notification', text: '×', onclick: () => item.remove() }),
   );
   box.append(item);
   while (box.children.length > 5) box.firstElementChild.remove();
-  setTimeout(() => item.remove(), timeout ?? (type === 'error' ? 9000 : 6000));
+  // Not removed while the pointer is on it or the keyboard is in it (time to read it).
+  const expire = () => {
+    if (item.matches(':hover, :focus-within')) setTimeout(expire, 1500);
+    else item.remove();
+  };
+  setTimeout(expire, timeout ?? (type === 'error' ? 9000 : 6000));
 }
 
 // --- dates. Slot times come from the API as ISO strings in the practice's zone

@@ -9,6 +9,7 @@
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
 //   drag {page, source, target}      (HTML5 drag and drop)
 //   key {page, key}                   a key pressed wherever the focus is (keyboard-only tests)
+//   type {page, text}                 text typed wherever the focus is
 //   click {page, selector}            clickMany {targets: [{page, selector}]} (concurrently)
 //   wait {page, selector, state?}     waitFunction {page, expression (a function's source), arg?}
 //   text {page, selector}             count {page, selector}           eval {page, expression, arg?}

@@ -167,7 +167,9 @@ export function mount(view, ctx, params) {
           'data-creneau': slot.id, 'data-rdv': active ? active.id : null, 'data-statut': active ? active.statut : 'LIBRE',
           title: active ? `${personName(active.patient)} — ${active.statut === 'CONFIRME' ? 'confirmé' : 'en attente'}` : 'Libre',
         }, h('span', { class: 'cell-time', text: localTime(slot.debut) }),
-        h('span', { class: 'cell-who', text: active ? personName(active.patient) : 'Libre' })))
+        h('span', { class: 'cell-who', text: active ? personName(active.patient) : 'Libre' }),
+        // The status is a colour on screen: in words for screen readers.
+        active ? h('span', { class: 'sr-only', text: active.statut === 'CONFIRME' ? ' (confirmé)' : ' (en attente de confirmation)' }) : null))
           : h('span', { class: 'muted empty', text: '—' })));
     })));
   }

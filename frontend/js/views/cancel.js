@@ -6,9 +6,14 @@ import { clear, errorMessage, h, toast } from '../ui.js';
 // Replaces `actions` with a reason field and a confirm button; `onCancelled(rdv)` gets the
 // booking as the API returns it, `onBack()` restores the actions.
 export function askCancel(rdv, actions, { placeholder, onCancelled, onBack }) {
-  const motif = h('input', { name: 'motif', placeholder, maxLength: 500 });
+  const motif = h('input', { name: 'motif', placeholder, maxLength: 500, 'aria-label': placeholder || "Motif de l'annulation" });
   const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-action': 'cancel-confirm', text: "Confirmer l'annulation" });
-  clear(actions, h('form', { class: 'inline-form', onsubmit: async (e) => {
+  // "Retour" (or Escape) restores the actions, focus back on this booking's cancel button.
+  const back = () => {
+    onBack();
+    document.querySelector(`[data-rdv="${rdv.id}"] [data-action="cancel"]`)?.focus();
+  };
+  clear(actions, h('form', { class: 'inline-form', 'data-form': 'cancel', onkeydown: (e) => { if (e.key === 'Escape') { e.preventDefault(); back(); } }, onsubmit: async (e) => {
     e.preventDefault();
     yes.disabled = true;
     try {
@@ -17,6 +22,6 @@ export function askCancel(rdv, actions, { placeholder, onCancelled, onBack }) {
       toast(errorMessage(error), 'error');
       yes.disabled = false;
     }
-  } }, motif, yes, h('button', { type: 'button', class: 'btn btn-ghost', text: 'Retour', onclick: onBack })));
+  } }, motif, yes, h('button', { type: 'button', class: 'btn btn-ghost', text: 'Retour', onclick: back })));
   motif.focus();
 }

@@ -10,9 +10,10 @@ export function mount(view, ctx, params) {
   const state = { conversations: new Map(), open: null, room: null, messages: new Map(), reads: new Map() };
   const convList = h('div', { class: 'conv-list', id: 'conv-list' });
   const contactSelect = h('select', { id: 'contact-select', 'aria-label': 'Destinataire' });
-  const thread = h('div', { class: 'thread', id: 'thread', 'aria-live': 'polite' });
+  // A chat log: new messages are read out politely as they arrive.
+  const thread = h('div', { class: 'thread', id: 'thread', role: 'log', 'aria-live': 'polite', 'aria-labelledby': 'thread-title', tabindex: '0' });
   const threadTitle = h('h2', { id: 'thread-title', text: 'Messages' });
-  const input = h('textarea', { id: 'message-input', rows: 2, maxLength: 5000, placeholder: 'Votre message…', disabled: true });
+  const input = h('textarea', { id: 'message-input', rows: 2, maxLength: 5000, placeholder: 'Votre message…', 'aria-label': 'Votre message', disabled: true });
   const send = h('button', { type: 'submit', class: 'btn btn-primary', id: 'message-send', text: 'Envoyer', disabled: true });
   const composer = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); sendMessage(); } }, input, send);
   input.addEventListener('keydown', (e) => {
@@ -37,7 +38,9 @@ export function mount(view, ctx, params) {
         type: 'button', class: `conv${state.open === conv.id ? ' active' : ''}`, 'data-conversation': conv.id,
         onclick: () => open(conv.id),
       }, h('strong', { text: personName(other(conv)) }),
-      conv.non_lus && state.open !== conv.id ? h('span', { class: 'count', text: conv.non_lus }) : null,
+      conv.non_lus && state.open !== conv.id ? [
+        h('span', { class: 'count', 'aria-hidden': 'true', text: conv.non_lus }),
+        h('span', { class: 'sr-only', text: ` (${conv.non_lus} non lu${conv.non_lus > 1 ? 's' : ''})` })] : null,
       h('span', { class: 'muted preview', text: last ? `${last.auteur && last.auteur.id === me.id ? 'Vous : ' : ''}${last.contenu}` : 'Aucun message' }));
     }) : h('p', { class: 'muted', text: 'Aucune conversation pour le moment.' }));
     ctx.setUnreadMessages(convs.reduce((sum, c) => sum + (state.open === c.id ? 0 : c.non_lus || 0), 0));
