@@ -248,8 +248,16 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     page.wait('[data-testid="wl-error"]')
     assert page.eval("document.querySelector('[data-testid=wl-error]').dataset.code") == "periode_invalide"
     assert page.text('[data-testid="wl-error"]') == "La date de fin doit suivre la date de début."
+    # Past days (the fields' `min` taken off, as an old browser would): periode_passee.
+    page.eval("['wl-from', 'wl-to'].forEach((id) => document.getElementById(id).removeAttribute('min'))")
+    page.fill("#wl-from", "2020-01-06")
+    page.fill("#wl-to", "2020-01-12")
+    page.click("#wl-submit")
+    page.waitFunction("() => document.querySelector('[data-testid=wl-error]')?.dataset.code === 'periode_passee'")
+    assert page.text('[data-testid="wl-error"]') == "Cette période est déjà passée : choisissez des dates à venir."
     status, entries = http("GET", f"{practice['url']}/api/liste-attente/", token=paula["access"])
     assert entries == []
+    page.fill("#wl-from", monday.isoformat())
     page.fill("#wl-to", (monday + timedelta(days=6)).isoformat())
     page.click("#wl-submit")
     page.wait("#wl-done")
