@@ -238,6 +238,14 @@ def test_every_screen_and_state_fits_and_passes_axe(browser, practice, scene, ro
             page.wait(f'.jcell[data-creneau="{scene["free"]}"] [data-action="book"]')
             page.click(f'.jcell[data-creneau="{scene["free"]}"] [data-action="book"]')
             page.wait("#journee-panel:not([hidden]) #patient-q")
+            # Scrolled into view below the sticky header, not under it (focus not obscured).
+            page.eval("new Promise(r => setTimeout(r, 300))")
+            tops = page.eval(
+                "[document.querySelector('#journee-panel').getBoundingClientRect().top,"
+                " document.querySelector('.topbar').getBoundingClientRect().bottom]"
+            )
+            if tops[0] < tops[1]:
+                problems.append(f"{width}-{role}: the panel's top ({tops[0]}) is under the header ({tops[1]})")
             check(page, problems, f"{width}-{role}-panneau-reservation")
             page.press("#patient-q", "Escape")
             page.wait("#journee-panel", state="hidden")
