@@ -28,8 +28,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PASSWORD = "demo1234"
 HOLD_SECONDS = 12
 PHONE = {"width": 390, "height": 844}
-MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre"]
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 MAKE_PRACTICE = """
 import json
@@ -67,8 +79,11 @@ def short_holds(tmp_path_factory):
     """A stack of its own: holds last HOLD_SECONDS, lapsed ones are closed every second."""
     from .conftest import has_postgres
 
-    stack = start_stack(tmp_path_factory.mktemp("short-holds"), postgres=has_postgres(), extra_env={
-        "RETENUE_SECONDES": str(HOLD_SECONDS), "RETENUES_INTERVAL_SECONDES": "1"})
+    stack = start_stack(
+        tmp_path_factory.mktemp("short-holds"),
+        postgres=has_postgres(),
+        extra_env={"RETENUE_SECONDES": str(HOLD_SECONDS), "RETENUES_INTERVAL_SECONDES": "1"},
+    )
     yield stack
     stack.close()
 
@@ -83,8 +98,12 @@ def publish(practice, doctor: dict, day: str, *hours: str) -> list[int]:
     for hour in hours:
         hh, mm = map(int, hour.split(":"))
         end = f"{hh + (mm + 30) // 60:02d}:{(mm + 30) % 60:02d}"
-        status, body = http("POST", f"{practice['url']}/api/creneaux/",
-                            {"debut": f"{day}T{hour}:00", "fin": f"{day}T{end}:00"}, doctor["access"])
+        status, body = http(
+            "POST",
+            f"{practice['url']}/api/creneaux/",
+            {"debut": f"{day}T{hour}:00", "fin": f"{day}T{end}:00"},
+            doctor["access"],
+        )
         assert status == 201, body
         ids.append(body["id"])
     return ids
@@ -115,13 +134,17 @@ def tab_to(page, selector: str, *, limit: int = 120) -> None:
 
 
 def focused(page) -> dict:
-    return page.eval("(() => { const e = document.activeElement; return {id: e.id, tag: e.tagName,"
-                     " creneau: e.dataset.creneau || null, label: e.getAttribute('aria-label')}; })()")
+    return page.eval(
+        "(() => { const e = document.activeElement; return {id: e.id, tag: e.tagName,"
+        " creneau: e.dataset.creneau || null, label: e.getAttribute('aria-label')}; })()"
+    )
 
 
 def in_view(page, selector: str) -> bool:
-    return page.eval(f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
-                     " return r.top >= 0 && r.top < window.innerHeight; })()")
+    return page.eval(
+        f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; })()"
+    )
 
 
 def rdv_of(practice, patient: dict) -> list[dict]:
@@ -159,7 +182,10 @@ def test_the_panel_holds_the_slot_with_a_countdown_releases_it_and_says_when_it_
     # Another patient can neither hold nor book it meanwhile.
     status, body = http("POST", f"{practice['url']}/api/creneaux/{s1}/hold/", token=hugo["access"])
     assert (status, body["code"], body["message"]) == (
-        409, "creneau_retenu", "Ce créneau est en cours de réservation par un autre patient"), body
+        409,
+        "creneau_retenu",
+        "Ce créneau est en cours de réservation par un autre patient",
+    ), body
     status, body = http("POST", f"{practice['url']}/api/rendezvous/", {"creneau": s1}, token=hugo["access"])
     assert (status, body["code"]) == (409, "creneau_retenu"), body
 
@@ -187,7 +213,8 @@ def test_the_panel_holds_the_slot_with_a_countdown_releases_it_and_says_when_it_
     page.wait("#hold-countdown")
     page.wait('[data-testid="hold-lapsed"]', timeout=(HOLD_SECONDS + 5) * 1000)
     assert page.text('[data-testid="hold-lapsed"]') == (
-        "Le délai est dépassé : ce créneau n’est plus réservé pour vous et peut être pris par un autre patient.")
+        "Le délai est dépassé : ce créneau n’est plus réservé pour vous et peut être pris par un autre patient."
+    )
     assert page.text("#hold-announce") == page.text('[data-testid="hold-lapsed"]')
     assert page.eval("document.getElementById('book-confirm').disabled") is True
     assert focused(page)["id"] == "hold-again"
@@ -212,7 +239,8 @@ def test_the_panel_holds_the_slot_with_a_countdown_releases_it_and_says_when_it_
     hugo_page.click("#hold-again")
     hugo_page.wait('[data-testid="banner-error"]')
     assert hugo_page.text('[data-testid="banner-error"] span') == (
-        "Ce créneau n'est plus disponible : il vient d'être réservé ou retiré.")
+        "Ce créneau n'est plus disponible : il vient d'être réservé ou retiré."
+    )
     assert hugo_page.eval("document.getElementById('booking-panel').hidden") is True
     assert hugo_page.count(f'.slot[data-creneau="{s1}"]') == 0
     no_errors_but(page)
@@ -228,8 +256,9 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     paula, hugo = practice["patients"][:2]
     day = far_day()
     (slot,) = publish(practice, doctor, day, "10:00")
-    status, booked = http("POST", f"{practice['url']}/api/rendezvous/", {"creneau": slot, "motif": "x"},
-                          token=hugo["access"])
+    status, booked = http(
+        "POST", f"{practice['url']}/api/rendezvous/", {"creneau": slot, "motif": "x"}, token=hugo["access"]
+    )
     assert status == 201, booked
 
     # Paula sees a full week: the waiting-list button, the form on the days shown.
@@ -248,8 +277,16 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     page.wait('[data-testid="wl-error"]')
     assert page.eval("document.querySelector('[data-testid=wl-error]').dataset.code") == "periode_invalide"
     assert page.text('[data-testid="wl-error"]') == "La date de fin doit suivre la date de début."
+    # Past days (the fields' `min` taken off, as an old browser would): periode_passee.
+    page.eval("['wl-from', 'wl-to'].forEach((id) => document.getElementById(id).removeAttribute('min'))")
+    page.fill("#wl-from", "2020-01-06")
+    page.fill("#wl-to", "2020-01-12")
+    page.click("#wl-submit")
+    page.waitFunction("() => document.querySelector('[data-testid=wl-error]')?.dataset.code === 'periode_passee'")
+    assert page.text('[data-testid="wl-error"]') == "Cette période est déjà passée : choisissez des dates à venir."
     status, entries = http("GET", f"{practice['url']}/api/liste-attente/", token=paula["access"])
     assert entries == []
+    page.fill("#wl-from", monday.isoformat())
     page.fill("#wl-to", (monday + timedelta(days=6)).isoformat())
     page.click("#wl-submit")
     page.wait("#wl-done")
@@ -261,10 +298,15 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     page.wait('[data-testid="wl-error"]')
     assert page.eval("document.querySelector('[data-testid=wl-error]').dataset.code") == "deja_en_attente"
     assert page.text('[data-testid="wl-error"]') == (
-        "Vous êtes déjà sur la liste d'attente de ce médecin pour ces dates.")
+        "Vous êtes déjà sur la liste d'attente de ce médecin pour ces dates."
+    )
     # And on another doctor's list, to leave it below.
-    status, other = http("POST", f"{practice['url']}/api/liste-attente/",
-                         {"medecin": other_doctor["id"], "date_from": day, "date_to": day}, token=paula["access"])
+    status, other = http(
+        "POST",
+        f"{practice['url']}/api/liste-attente/",
+        {"medecin": other_doctor["id"], "date_from": day, "date_to": day},
+        token=paula["access"],
+    )
     assert status == 201, other
 
     # "Mes rendez-vous" lists both entries, no offer yet; she leaves the other doctor's.
@@ -286,8 +328,10 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     status, entries = http("GET", f"{practice['url']}/api/liste-attente/", token=paula["access"])
     until = entries[0]["offre"]["expire_at"][11:16]
     d = date.fromisoformat(day)
-    expected = re.compile(rf"Un créneau s'est libéré pour vous : Mercredi {d.day} {MONTHS[d.month - 1]} {d.year}"
-                          rf" à 10h00, réservé jusqu'à {until}")
+    expected = re.compile(
+        rf"Un créneau s'est libéré pour vous : Mercredi {d.day} {MONTHS[d.month - 1]} {d.year}"
+        rf" à 10h00, réservé jusqu'à {until}"
+    )
     toasts = page.eval("[...document.querySelectorAll('.toast-message')].map(t => t.textContent)")
     assert any(expected.fullmatch(t) for t in toasts), toasts
     assert expected.fullmatch(page.text(f'{row} [data-testid="offer"]')), page.text(row)
@@ -300,7 +344,8 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     page.click(f'{row} [data-action="book-offer"]')
     page.wait("#book-confirm")
     assert page.text("#hold-announce") == (
-        f"Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à {until}.")
+        f"Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à {until}."
+    )
     page.click("#book-confirm")
     page.wait('[data-testid="banner-success"]')
 
@@ -313,11 +358,16 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     page.wait("#waitlist-card", state="hidden")
     status, entries = http("GET", f"{practice['url']}/api/liste-attente/", token=paula["access"])
     assert entries == []
-    out = short_holds.manage("shell", "-c", (
-        "from attente.models import InscriptionAttente, Retenue; "
-        f"i = InscriptionAttente.objects.get(pk={mine['id']}); "
-        f"r = Retenue.objects.get(offre=i, creneau_id={slot}); "
-        "print('STATE', i.active, i.servie_at is not None, r.active, r.issue)"))
+    out = short_holds.manage(
+        "shell",
+        "-c",
+        (
+            "from attente.models import InscriptionAttente, Retenue; "
+            f"i = InscriptionAttente.objects.get(pk={mine['id']}); "
+            f"r = Retenue.objects.get(offre=i, creneau_id={slot}); "
+            "print('STATE', i.active, i.servie_at is not None, r.active, r.issue)"
+        ),
+    )
     assert "STATE False True False CONSOMMEE" in out, out
     shot(page, "attente-03-reserve")
     no_errors_but(page, 400)  # the range refused above
@@ -338,16 +388,19 @@ def test_the_week_is_a_list_of_days_and_the_chosen_slot_brings_the_form_into_vie
     patient = practice["patients"][1]
     day = far_day()
     slots = publish(practice, doctor, day, "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00")
-    page = sign_in(browser, f"width-{width}", practice["url"], patient["email"],
-                   viewport={"width": width, "height": 800})
+    page = sign_in(
+        browser, f"width-{width}", practice["url"], patient["email"], viewport={"width": width, "height": 800}
+    )
     go(page, f"#/rdv?medecin={doctor['id']}&date={day}")
     page.wait(f'.slot[data-creneau="{slots[-1]}"]')
     fits_the_width(page)
     # One column of days; every time shown whole.
     columns = page.eval("getComputedStyle(document.getElementById('week-grid')).gridTemplateColumns")
     assert len(columns.split(" ")) == 1, columns
-    cut = page.eval("[...document.querySelectorAll('.slot')].filter(b => b.scrollWidth > b.clientWidth"
-                    " || b.getBoundingClientRect().right > window.innerWidth).map(b => b.textContent)")
+    cut = page.eval(
+        "[...document.querySelectorAll('.slot')].filter(b => b.scrollWidth > b.clientWidth"
+        " || b.getBoundingClientRect().right > window.innerWidth).map(b => b.textContent)"
+    )
     assert cut == []
     shot(page, f"attente-semaine-{width}px")
     # The last slot of the day, at the bottom: the form comes into view, focused.
@@ -369,8 +422,9 @@ def test_the_week_is_a_list_of_days_and_the_chosen_slot_brings_the_form_into_vie
     page.goto(practice["url"] + "/")
     page.wait('#live[data-live="on"]')
     deadline = time.monotonic() + 5
-    while (status := http("POST", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/",
-                          token=other["access"])[0]) != 201 and time.monotonic() < deadline:
+    while (
+        status := http("POST", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/", token=other["access"])[0]
+    ) != 201 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert status == 201
     assert http("DELETE", f"{practice['url']}/api/creneaux/{slots[-1]}/hold/", token=other["access"])[0] == 204
@@ -397,8 +451,10 @@ def test_a_slot_booked_end_to_end_by_keyboard_only_at_390_px(browser, own_practi
     tab_to(page, f'.slot[data-creneau="{s1}"]')
     label = focused(page)["label"]
     # The week is a list of whole-width days, even with one slot in it.
-    widths = page.eval("[document.getElementById('week-grid').getBoundingClientRect().width,"
-                       " document.querySelector('.main-col').clientWidth]")
+    widths = page.eval(
+        "[document.getElementById('week-grid').getBoundingClientRect().width,"
+        " document.querySelector('.main-col').clientWidth]"
+    )
     assert widths[0] >= widths[1] - 40, widths
     d = date.fromisoformat(day)
     assert label == f"mercredi {d.day} {MONTHS[d.month - 1]} à 15:30"
