@@ -84,6 +84,7 @@ def test_patch_me_refuses_a_password_instead_of_ignoring_it(world):
 @pytest.mark.parametrize("payload", [
     {"email": "hijack@test.fr"}, {"role": "SUPERADMIN"}, {"cabinet": 1}, {"id": 999},
     {"is_staff": True}, {"is_superuser": True}, {"is_active": False}, {"nouveau_champ": "x"},
+    {"timezone": "America/New_York"},  # read-only: the practice's zone
     {"first_name": "Alice", "role": "PATIENT"},  # even unchanged, even beside an editable one
 ])
 def test_patch_me_refuses_every_field_it_does_not_change(world, payload):
