@@ -6,6 +6,7 @@ import * as live from '../live.js';
 import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { slotPicker } from './slotpicker.js';
+import { zoneOf } from '../dates.js';
 import { badge, clear, errorMessage, flash, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
 
 export function mount(view, ctx) {
@@ -36,8 +37,8 @@ export function mount(view, ctx) {
       rdv.statut === 'ANNULE' ? h('div', { class: 'muted', text: `Annulé${rdv.annule_par === 'PATIENT' ? ' par vous' : ' par le cabinet'}${rdv.motif_annulation ? ` : ${rdv.motif_annulation}` : ''}` }) : null,
       upcomingRdv && rdv.annulable_jusqu_a ? h('div', { class: `rules-note${open(rdv) ? '' : ' late'}`, 'data-testid': 'annulable',
         text: open(rdv)
-          ? `Annulation ou déplacement possible jusqu'au ${formatWhen(rdv.annulable_jusqu_a)}.`
-          : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a)} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
+          ? `Annulation ou déplacement possible jusqu'au ${formatWhen(rdv.annulable_jusqu_a, zoneOf(rdv))}.`
+          : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a, zoneOf(rdv))} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
       actions, moveBox);
     actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'message', text: 'Écrire au médecin', onclick: () => ctx.go('messages', { avec: rdv.medecin.id }) }));
     if (upcomingRdv) actions.append(icsButton(rdv));
