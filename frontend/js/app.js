@@ -97,6 +97,7 @@ function parseHash() {
 
 function showLogin(message, info) {
   live.disconnect();
+  ctx.me = null; // logged out: the router shows the sign-up screen, not the app's routes
   if (current) { current.unmount?.(); current = null; }
   document.body.dataset.screen = 'login';
   if (window.location.pathname !== '/login') window.history.replaceState(null, '', '/login');

@@ -13,8 +13,8 @@ export const CLAIM_MESSAGE = 'Un e-mail vous a été envoyé pour rattacher votr
 export function mount(root, { done, back }) {
   const input = (id, name, type, autocomplete, extra = {}) => h('input', { id, name, type, autocomplete, ...extra });
   const fields = {
-    first_name: field('Prénom', input('su-first-name', 'first_name', 'text', 'given-name', { maxLength: 150 })),
-    last_name: field('Nom', input('su-last-name', 'last_name', 'text', 'family-name', { maxLength: 150 })),
+    first_name: field('Prénom', input('su-first-name', 'first_name', 'text', 'given-name', { required: true, maxLength: 150 })),
+    last_name: field('Nom', input('su-last-name', 'last_name', 'text', 'family-name', { required: true, maxLength: 150 })),
     email: field('Adresse e-mail', input('su-email', 'email', 'email', 'email', { required: true, maxLength: 254 })),
     telephone: field('Téléphone portable (facultatif)', input('su-telephone', 'telephone', 'tel', 'tel', { maxLength: 30 }),
       'Pour recevoir vos rappels par SMS, par exemple 06 12 34 56 78.'),
@@ -45,7 +45,8 @@ export function mount(root, { done, back }) {
     clearFieldErrors(fields);
     clear(banner);
     const value = (name) => fields[name].input.value;
-    const missing = ['email', 'password'].filter((name) => !value(name).trim());
+    // The practice needs a name to call a patient by: required here (the API lets them out).
+    const missing = ['first_name', 'last_name', 'email', 'password'].filter((name) => !value(name).trim());
     for (const name of missing) setFieldError(fields[name], 'Ce champ est obligatoire.');
     if (!missing.includes('password') && value('password') !== value('password2')) {
       setFieldError(fields.password2, 'Les deux mots de passe ne sont pas identiques.');
@@ -58,8 +59,9 @@ export function mount(root, { done, back }) {
     submit.disabled = true;
     const body = {
       email: value('email').trim(), password: value('password'),
-      first_name: value('first_name').trim(), last_name: value('last_name').trim(), telephone: value('telephone').trim(),
+      first_name: value('first_name').trim(), last_name: value('last_name').trim(),
     };
+    if (value('telephone').trim()) body.telephone = value('telephone').trim();
     try {
       const answer = await publicPost('auth/register/', body);
       if (answer && answer.code === 'compte_a_activer') {
