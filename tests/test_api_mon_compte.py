@@ -113,6 +113,22 @@ def test_patch_me_changes_name_and_phone_in_e164(world):
                                                                             Role.PATIENT)
 
 
+@pytest.mark.parametrize(("numero", "raison"), [
+    ("abc", "Numéro invalide : ce n'est pas un numéro de téléphone."),
+    ("12", "Numéro invalide : ce numéro n'existe pas."),
+    ("06 12 34 56 78 90 12 34 56", "Numéro invalide : ce numéro n'existe pas."),
+    ("+999 6 12 34 56 78", "Numéro invalide : indicatif de pays inconnu."),
+    ("+", "Numéro invalide : ce n'est pas un numéro de téléphone."),
+])
+def test_patch_me_explains_a_bad_phone_number_in_french(world, numero, raison):
+    # Issue 14: the profile screen shows this under the field (phonenumbers' text is English).
+    with unchanged():
+        data = assert_error(f.client_for(world.p1).patch("/api/me/", {"telephone": numero}, format="json"),
+                            400, "telephone_invalide")
+    assert data["details"] == {"telephone": [raison]}
+    assert data["message"].startswith("Numéro de téléphone invalide")
+
+
 @pytest.mark.parametrize("raw", ['[{"first_name": "x"}]', '"texte"', "3", "null", "{"])
 def test_patch_me_with_a_body_that_is_not_an_object_is_400(world, raw):
     with unchanged():
