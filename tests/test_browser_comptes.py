@@ -109,6 +109,11 @@ def test_sign_up_shows_the_apis_field_errors_then_logs_in(browser, live):  # noq
     page.wait("#signup-form")
     assert page.eval("location.hash") == "#/inscription"
     checked(page, "inscription")
+    # The browser's Back returns to the login screen; the link leads here again.
+    page.eval("history.back()")
+    page.wait("#login-form")
+    page.click("#to-signup")
+    page.wait("#signup-form")
 
     # Both passwords must agree (checked here, nothing sent).
     address = email("nina")

@@ -152,7 +152,6 @@ function showSignup() {
   live.disconnect();
   if (current) { current.unmount?.(); current = null; }
   document.body.dataset.screen = 'inscription';
-  if (window.location.pathname !== '/') window.history.replaceState(null, '', '/#/inscription');
   inscription.mount(app, {
     done: () => { window.history.replaceState(null, '', '/'); start(); },
     back: () => showLogin(),
@@ -289,7 +288,9 @@ function bellIcon() {
 
 function render() {
   if (!ctx.me) {
+    // Logged out: the sign-up screen, or back (the browser's Back) to the login.
     if (parseHash().name === 'inscription' && !hasSession()) showSignup();
+    else if (document.body.dataset.screen === 'inscription') showLogin();
     return;
   }
   const { name, params } = parseHash();
