@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -34,11 +35,17 @@ class TelephoneField(serializers.CharField):
 
 class MeSerializer(serializers.ModelSerializer):
     telephone = TelephoneField(max_length=30, required=False, allow_blank=True)
+    # The zone a front shows this account's dates in (issue 14): its practice's, else the
+    # server's (``TIME_ZONE``: a patient belongs to no practice). Slots carry their own.
+    timezone = serializers.SerializerMethodField()
 
     class Meta:
         model = User
-        fields = ["id", "email", "first_name", "last_name", "telephone", "role", "cabinet"]
-        read_only_fields = ["id", "email", "role", "cabinet"]
+        fields = ["id", "email", "first_name", "last_name", "telephone", "role", "cabinet", "timezone"]
+        read_only_fields = ["id", "email", "role", "cabinet", "timezone"]
+
+    def get_timezone(self, obj: User) -> str:
+        return obj.cabinet.timezone if obj.cabinet_id else settings.TIME_ZONE
 
 
 # What ``PATCH /api/me/`` changes; any other field is refused (400 ``champ_non_modifiable``)
@@ -50,6 +57,7 @@ ME_REFUS = {
     "role": "Le rôle n'est pas modifiable.",
     "cabinet": "Le cabinet n'est pas modifiable.",
     "id": "L'identifiant n'est pas modifiable.",
+    "timezone": "Le fuseau horaire est celui du cabinet : il ne se modifie pas ici.",
 }
 
 

@@ -74,6 +74,15 @@ class TelephoneInvalide(ValueError):
     pass
 
 
+_RAISONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "Numéro invalide : indicatif de pays inconnu.",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "Numéro invalide : ce n'est pas un numéro de téléphone.",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "Numéro invalide : trop court.",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "Numéro invalide : trop court.",
+    phonenumbers.NumberParseException.TOO_LONG: "Numéro invalide : trop long.",
+}
+
+
 def normaliser(numero: str, region: str | None = None) -> str:
     """A phone number as typed (``06 12 34 56 78``, ``+33 6...``) in E.164 (``+33612345678``);
     empty stays empty. Raises ``TelephoneInvalide``."""
@@ -83,9 +92,10 @@ def normaliser(numero: str, region: str | None = None) -> str:
     try:
         parsed = phonenumbers.parse(numero, region or settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
-        raise TelephoneInvalide(str(exc)) from exc
+        # phonenumbers' own text is English: the reason in French (shown under the field).
+        raise TelephoneInvalide(_RAISONS.get(exc.error_type, "Numéro invalide.")) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise TelephoneInvalide("numéro invalide")
+        raise TelephoneInvalide("Numéro invalide : ce numéro n'existe pas.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

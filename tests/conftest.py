@@ -61,7 +61,7 @@ def pytest_sessionstart(session):
 # fixture) is e2e. Fixtures that start processes of their own mark their module.
 # Fixtures that start a server process; a test using one is e2e whatever its module says.
 PROCESS_FIXTURES = frozenset({"live", "cluster", "fast_pings", "fast_reminders", "stock", "short_holds",
-                              "each_socket_kind"})
+                              "each_socket_kind", "throttled_site"})
 # Audit events (sys.addaudithook) of every way to start a process: subprocess and
 # asyncio subprocesses (subprocess.Popen), os.fork (multiprocessing), os.system...
 PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.fork", "os.forkpty",

@@ -16,7 +16,7 @@ from tests.helpers import assert_error, body, unchanged
 pytestmark = pytest.mark.django_db
 fast_hashers, world = helpers.fast_hashers, helpers.world  # fixtures
 
-ME_FIELDS = {"id", "email", "first_name", "last_name", "telephone", "role", "cabinet"}
+ME_FIELDS = {"id", "email", "first_name", "last_name", "telephone", "role", "cabinet", "timezone"}
 
 
 def login(email, password=f.PASSWORD):
@@ -180,7 +180,7 @@ def test_logout_anonymous_is_401():
 # --- register ------------------------------------------------------------------------------
 
 
-def test_register_creates_a_patient_who_can_log_in():
+def test_register_creates_a_patient_who_can_log_in(settings):
     r = f.client_for().post("/api/auth/register/", {
         "email": "Nouveau@Test.fr", "password": "Un-bon-mot-de-passe", "first_name": "Nina",
         "last_name": "Roux", "telephone": "0600000000",
@@ -190,6 +190,7 @@ def test_register_creates_a_patient_who_can_log_in():
     assert data == {
         "id": data["id"], "email": "nouveau@test.fr", "first_name": "Nina", "last_name": "Roux",
         "telephone": "+33600000000", "role": "PATIENT", "cabinet": None,  # E.164
+        "timezone": settings.TIME_ZONE,
     }
     user = User.objects.get(pk=data["id"])
     assert user.role == Role.PATIENT and user.cabinet_id is None and not user.is_staff
@@ -269,6 +270,22 @@ def test_me_returns_own_profile(world, who):
     assert set(data) == ME_FIELDS
     assert (data["id"], data["email"], data["role"]) == (u.pk, u.email, u.role)
     assert data["cabinet"] == u.cabinet_id
+
+
+@pytest.mark.parametrize("who", ["med1", "admin1"])
+def test_me_gives_staff_their_practices_time_zone(world, who):
+    # Issue 14: the front shows every date in the practice's zone, whatever the browser's.
+    world.cab1.timezone = "America/Martinique"
+    world.cab1.save()
+    obj = getattr(world, who)
+    u = obj.user if hasattr(obj, "user") else obj
+    assert body(f.client_for(u).get("/api/me/"))["timezone"] == "America/Martinique"
+
+
+def test_me_gives_a_patient_the_servers_time_zone(world, settings):
+    # A patient belongs to no practice: the server's zone (TIME_ZONE); slots carry their own.
+    settings.TIME_ZONE = "Europe/Brussels"
+    assert body(f.client_for(world.p1).get("/api/me/"))["timezone"] == "Europe/Brussels"
 
 
 def test_me_patch_updates_profile_but_refuses_role_email_or_cabinet(world):

@@ -84,6 +84,7 @@ def test_patch_me_refuses_a_password_instead_of_ignoring_it(world):
 @pytest.mark.parametrize("payload", [
     {"email": "hijack@test.fr"}, {"role": "SUPERADMIN"}, {"cabinet": 1}, {"id": 999},
     {"is_staff": True}, {"is_superuser": True}, {"is_active": False}, {"nouveau_champ": "x"},
+    {"timezone": "America/New_York"},  # read-only: the practice's zone
     {"first_name": "Alice", "role": "PATIENT"},  # even unchanged, even beside an editable one
 ])
 def test_patch_me_refuses_every_field_it_does_not_change(world, payload):
@@ -110,6 +111,22 @@ def test_patch_me_changes_name_and_phone_in_e164(world):
     user = User.objects.get(pk=world.p1.pk)
     assert (user.first_name, user.last_name, user.telephone, user.role) == ("Alice", "Durand", "+33612345678",
                                                                             Role.PATIENT)
+
+
+@pytest.mark.parametrize(("numero", "raison"), [
+    ("abc", "Numéro invalide : ce n'est pas un numéro de téléphone."),
+    ("12", "Numéro invalide : ce numéro n'existe pas."),
+    ("06 12 34 56 78 90 12 34 56", "Numéro invalide : ce numéro n'existe pas."),
+    ("+999 6 12 34 56 78", "Numéro invalide : indicatif de pays inconnu."),
+    ("+", "Numéro invalide : ce n'est pas un numéro de téléphone."),
+])
+def test_patch_me_explains_a_bad_phone_number_in_french(world, numero, raison):
+    # Issue 14: the profile screen shows this under the field (phonenumbers' text is English).
+    with unchanged():
+        data = assert_error(f.client_for(world.p1).patch("/api/me/", {"telephone": numero}, format="json"),
+                            400, "telephone_invalide")
+    assert data["details"] == {"telephone": [raison]}
+    assert data["message"].startswith("Numéro de téléphone invalide")
 
 
 @pytest.mark.parametrize("raw", ['[{"first_name": "x"}]', '"texte"', "3", "null", "{"])

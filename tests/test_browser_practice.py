@@ -404,7 +404,7 @@ def test_patient_moves_her_booking_and_the_secretary_sees_the_move_live(browser,
     assert "possible jusqu'au" in patient.text(f'{card} [data-testid="annulable"]')
     two_days_before = date.fromisoformat(day) - timedelta(days=2)
     note = patient.text(f'{card} [data-testid="annulable"]')
-    assert f"{two_days_before.day} " in note and "à 11h00" in note, note  # 48 h before 11:00
+    assert f"{two_days_before.day} " in note and "à 11:00" in note, note  # 48 h before 11:00
     patient.press(f'{card} [data-action="move"]', "Enter")
     patient.wait(f'{card} .move-target[data-creneau="{m2}"]')
     assert patient.count(f'{card} .move-target[data-creneau="{m1}"]') == 0
@@ -665,7 +665,7 @@ def test_the_doctor_moves_a_booking_from_his_agenda_and_the_patient_sees_it_live
     # Bob's list follows without a reload: the booking now shows its new time, marked moved.
     card = f'.rdv[data-rdv="{rdv["id"]}"][data-creneau="{d2}"]'
     patient.wait(card)
-    assert "17h30" in patient.text(card) and "Déplacé" in patient.text(card)
+    assert "17:30" in patient.text(card) and "Déplacé" in patient.text(card)
     assert patient.eval("window.__sameDocument") is True
     for page in (patient, doctor):
         no_errors(page)

@@ -53,6 +53,12 @@ function store({ access, refresh }) {
   for (const fn of tokenListeners) fn(access);
 }
 
+// A new session given by the API (a password change): replace both tokens; the socket
+// reconnects with the new access token (onTokenChange).
+export function adoptTokens(pair) {
+  store(pair);
+}
+
 export function clearSession() {
   localStorage.removeItem(ACCESS);
   localStorage.removeItem(REFRESH);

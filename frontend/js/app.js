@@ -2,16 +2,21 @@
 // the seed's toasts for every real-time event, and the hash router.
 
 import { ApiError, get, hasSession, login, logout, onAuthLost, publicPost, scheduleRefresh } from './api.js';
+import { setZone } from './dates.js';
+import { failureText } from './forms.js';
 import * as live from './live.js';
-import { $, ROLES, clear, errorMessage, h, toast } from './ui.js';
+import { noticeText } from './notif-text.js';
+import { $, ROLES, clear, h, toast } from './ui.js';
 import * as agenda from './views/agenda.js';
 import * as booking from './views/booking.js';
 import * as bookings from './views/bookings.js';
 import * as horaires from './views/horaires.js';
+import * as inscription from './views/inscription.js';
 import * as journee from './views/journee.js';
 import * as messages from './views/messages.js';
 import * as notifications from './views/notifications.js';
 import * as preferences from './views/preferences.js';
+import * as profil from './views/profil.js';
 import * as publish from './views/publish.js';
 import * as reglages from './views/reglages.js';
 
@@ -27,6 +32,7 @@ const PATIENT_ROUTES = [
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
   ['preferences', 'Préférences', preferences],
+  ['profil', 'Mon profil', profil],
 ];
 const STAFF_ROUTES = [
   ['agenda', 'Agenda', agenda],
@@ -35,11 +41,12 @@ const STAFF_ROUTES = [
   ['reglages', 'Motifs et règles', reglages],
   ['messages', 'Messages', messages],
   ['notifications', 'Notifications', notifications],
+  ['profil', 'Mon profil', profil],
 ];
 // The secretary opens on the practice's day, every doctor side by side.
 const SECRETARY_ROUTES = [['journee', 'Journée du cabinet', journee], ...STAFF_ROUTES];
 // A doctor may subscribe a calendar application to their agenda.
-const DOCTOR_ROUTES = [...STAFF_ROUTES, ['preferences', 'Mon agenda', preferences]];
+const DOCTOR_ROUTES = [...STAFF_ROUTES.slice(0, -1), ['preferences', 'Mon agenda', preferences], ...STAFF_ROUTES.slice(-1)];
 
 // Events the server keeps in the notification centre (the others are live-only).
 const STORED = new Set([
@@ -57,6 +64,8 @@ const ctx = {
   setUnread,
   setUnreadMessages,
   routes: [],
+  // Every session of the account closed (the profile's "log out everywhere").
+  loggedOut: (message) => showLogin(undefined, message),
 };
 let current = null; // {name, unmount}
 const app = document.getElementById('app');
@@ -117,6 +126,7 @@ function parseHash() {
 
 function showLogin(message, info) {
   live.disconnect();
+  ctx.me = null; // logged out: the router shows the sign-up screen, not the app's routes
   if (current) { current.unmount?.(); current = null; }
   document.body.dataset.screen = 'login';
   if (window.location.pathname !== '/login') window.history.replaceState(null, '', '/login');
@@ -132,7 +142,7 @@ function showLogin(message, info) {
       await login(email.value.trim(), password.value);
       await start({ focusTitle: true });
     } catch (err) {
-      error.textContent = err instanceof ApiError ? err.message : 'Serveur injoignable, réessayez.';
+      error.textContent = err instanceof ApiError && err.status !== 429 ? err.message : failureText(err);
       error.hidden = false;
     } finally {
       submit.disabled = false;
@@ -159,8 +169,22 @@ function showLogin(message, info) {
     h('section', { class: 'card login-card' },
       h('h1', { class: 'brand brand-large' }, h('span', { class: 'brand-logo', 'aria-hidden': 'true', text: '✚' }), 'Cabinet en ligne'),
       h('p', { class: 'muted', text: 'Prise de rendez-vous médicaux en temps réel.' }),
-      notice, form, forgot, resetBox, demo)));
+      notice, form, forgot, resetBox,
+      h('p', { class: 'signup-link' }, 'Pas encore de compte ? ', h('a', { href: '#/inscription', id: 'to-signup', text: 'Créer un compte' })),
+      demo)));
   email.focus();
+}
+
+// Sign-up (#/inscription): logged in at once, or told to open the e-mail (a record made
+// on the phone is claimed through its link).
+function showSignup() {
+  live.disconnect();
+  if (current) { current.unmount?.(); current = null; }
+  document.body.dataset.screen = 'inscription';
+  inscription.mount(app, {
+    done: () => { window.history.replaceState(null, '', '/'); start(); },
+    back: () => showLogin(),
+  });
 }
 
 // "Send me a link": the same answer whether the address is known or not (no account probing).
@@ -175,7 +199,7 @@ function resetRequest(box, prefill) {
       const answer = await publicPost('auth/password-reset/', { email: input.value.trim() });
       clear(result, h('p', { class: 'alert alert-success', role: 'status', id: 'reset-sent', text: answer.message }));
     } catch (err) {
-      clear(result, h('p', { class: 'alert alert-error', role: 'alert', text: err instanceof ApiError ? errorMessage(err) : 'Serveur injoignable, réessayez.' }));
+      clear(result, h('p', { class: 'alert alert-error', role: 'alert', id: 'reset-refused', text: failureText(err) }));
     } finally {
       submit.disabled = false;
     }
@@ -209,7 +233,7 @@ function showReset(uid, token) {
           window.history.replaceState(null, '', '/login');
           showLogin(undefined, answer.message);
         } catch (err) {
-          clear(error, h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'reset-error', text: err instanceof ApiError ? errorMessage(err) : 'Serveur injoignable, réessayez.' }));
+          clear(error, h('p', { class: 'alert alert-error', role: 'alert', 'data-testid': 'reset-error', text: failureText(err) }));
           submit.disabled = false;
         }
       } },
@@ -227,6 +251,7 @@ function showReset(uid, token) {
 async function start({ focusTitle = false } = {}) {
   try {
     ctx.me = await get('me/');
+    setZone(ctx.me.timezone); // every date in the practice's zone, whatever the browser's
   } catch (err) {
     showLogin(err instanceof ApiError && err.status === 401 ? 'Session expirée, reconnectez-vous.' : undefined);
     return;
@@ -324,7 +349,10 @@ function bellIcon() {
 }
 
 function render({ focusTitle = true } = {}) {
-  if (!ctx.me) return;
+  if (!ctx.me) {
+    if (parseHash().name === 'inscription' && !hasSession()) showSignup();
+    return;
+  }
   const { name, params } = parseHash();
   const route = ctx.routes.find(([n]) => n === name) || ctx.routes[0];
   if (current) current.unmount?.();
@@ -392,7 +420,8 @@ function globalEvent(payload, event) {
     toast("Ce créneau n'est plus disponible", 'error');
     return;
   }
-  toast(payload.message, payload.type);
+  // Bookings named with their doctor, day and time ("Rendez-vous confirmé avec Dr Martin le …").
+  toast(noticeText(event, payload, me), payload.type);
 }
 
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));
@@ -402,4 +431,5 @@ const resetLink = new URLSearchParams(window.location.search);
 if (window.location.pathname === '/reinitialiser' && resetLink.get('uid') && resetLink.get('token')) {
   showReset(resetLink.get('uid'), resetLink.get('token'));
 } else if (hasSession()) start();
+else if (parseHash().name === 'inscription') showSignup();
 else showLogin();

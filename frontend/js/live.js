@@ -64,6 +64,7 @@ export function connect({ authRequired, onStatus }) {
     if (reason === 'io server disconnect') {
       // The server closes a socket when its token expires: reconnect with a fresh one.
       setTimeout(async () => {
+        if (!socket) return; // logged out meanwhile (disconnect()): nothing to resume
         try {
           if (secondsLeft() < 90) await refreshTokens();
         } catch {
@@ -76,6 +77,7 @@ export function connect({ authRequired, onStatus }) {
   });
 
   socket.on('connect_error', async (error) => {
+    if (!socket) return; // logged out meanwhile
     status('off', error.message);
     if (error.message === "Token d'authentification requis") {
       // Rediriger vers la page de connexion

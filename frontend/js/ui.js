@@ -1,4 +1,4 @@
-// Small DOM, toast and date helpers. No framework: h() builds elements (text is always
+// Small DOM and toast helpers (dates: dates.js, re-exported here). No framework: h() builds elements (text is always
 // set with textContent, never parsed as HTML).
 
 export const $ = (selector, root = document) => root.querySelector(selector);
@@ -70,89 +70,12 @@ export function toast(message, type = 'info', { timeout } = {}) {
   setTimeout(expire, timeout ?? (type === 'error' ? 9000 : 6000));
 }
 
-// --- dates. Slot times come from the API as ISO strings in the practice's zone
-// ("2025-05-12T09:00:00+02:00"): their date and time parts are shown as they are, so a
-// patient abroad sees the practice's wall-clock time.
+// --- dates: in French and in the practice's zone, from one module (dates.js).
 
-export const localDate = (iso) => iso.slice(0, 10);
-export const localTime = (iso) => iso.slice(11, 16);
-
-function utc(dateStr) {
-  const [y, m, d] = dateStr.split('-').map(Number);
-  return new Date(Date.UTC(y, m - 1, d));
-}
-
-export function addDays(dateStr, days) {
-  const date = utc(dateStr);
-  date.setUTCDate(date.getUTCDate() + days);
-  return date.toISOString().slice(0, 10);
-}
-
-export function mondayOf(dateStr) {
-  const dow = (utc(dateStr).getUTCDay() + 6) % 7; // Monday = 0
-  return addDays(dateStr, -dow);
-}
-
-export function today() {
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
-export function formatDay(dateStr, options = { weekday: 'long', day: 'numeric', month: 'long' }) {
-  return utc(dateStr).toLocaleDateString('fr-FR', { ...options, timeZone: 'UTC' });
-}
-
-export function formatSlot(slot) {
-  const text = `${formatDay(localDate(slot.debut), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })} à ${localTime(slot.debut).replace(':', 'h')}`;
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-// "2026-03-03T10:00:00+01:00" -> "mardi 3 mars 2026 à 10h00" (the practice's wall clock).
-export function formatWhen(iso) {
-  if (!iso) return '';
-  return `${formatDay(localDate(iso), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })} à ${localTime(iso).replace(':', 'h')}`;
-}
-
-// An instant shown on the practice's wall clock: "mardi 3 mars 2026 à 10h00".
-export function formatInZone(date, timeZone = 'Europe/Paris') {
-  const text = new Date(date).toLocaleString('fr-FR', {
-    timeZone, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit',
-  });
-  return text.replace(/ (\d{2}):(\d{2})$/, ' à $1h$2').replace(' à à ', ' à ');
-}
-
-export function formatInstant(iso) {
-  if (!iso) return '';
-  const date = new Date(iso);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay
-    ? date.toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' })
-    : date.toLocaleString('fr-FR', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-}
-
-function offsetMinutes(timeZone, ms) {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
-    timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-  }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
-  return Math.round((asUtc - ms) / 60000);
-}
-
-// "2025-05-12" + "09:00" in "Europe/Paris" -> "2025-05-12T09:00:00+02:00"
-export function zonedIso(dateStr, timeStr, timeZone = 'Europe/Paris') {
-  const [y, m, d] = dateStr.split('-').map(Number);
-  const [hh, mm] = timeStr.split(':').map(Number);
-  const wall = Date.UTC(y, m - 1, d, hh, mm);
-  let instant = wall;
-  for (let i = 0; i < 3; i += 1) instant = wall - offsetMinutes(timeZone, instant) * 60000;
-  const off = offsetMinutes(timeZone, instant);
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${dateStr}T${pad(hh)}:${pad(mm)}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
+export {
+  addDays, formatDay, formatInZone, formatInstant, formatSlot, formatWhen, localDate, localTime, mondayOf, today,
+  zonedIso,
+} from './dates.js';
 
 // --- labels
 

@@ -5,7 +5,8 @@
 // Each stdin line is a command {id, op, page?, ...}; each answer is one stdout line
 // {id, ok, result | error}. Closing stdin closes the browser and exits.
 //
-//   open {page, viewport?}            a fresh browser context (own localStorage) + page
+//   open {page, viewport?, locale?, timezoneId?}  a fresh browser context (own localStorage) + page
+//                                     (fr-FR and Europe/Paris unless told: a US browser is en-US, America/New_York)
 //   goto {page, url}                  fill {page, selector, value}     press {page, selector, key}
 //   drag {page, source, target}      (HTML5 drag and drop)
 //   key {page, key}                   a key pressed wherever the focus is (keyboard-only tests)
@@ -51,9 +52,9 @@ function page(name) {
 }
 
 const ops = {
-  async open({ page: name, viewport }) {
+  async open({ page: name, viewport, locale, timezoneId }) {
     const context = await browser.newContext({
-      viewport: viewport || { width: 1200, height: 800 }, locale: 'fr-FR', timezoneId: 'Europe/Paris',
+      viewport: viewport || { width: 1200, height: 800 }, locale: locale || 'fr-FR', timezoneId: timezoneId || 'Europe/Paris',
     });
     context.setDefaultTimeout(TIMEOUT);
     const log = [];

@@ -6,17 +6,15 @@ import * as live from '../live.js';
 import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { slotPicker } from './slotpicker.js';
+import { offerText } from '../notif-text.js';
+import { formatTime, zoneOf } from '../dates.js';
 import { badge, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
+
+export { offerText };
 
 // "14:05": an instant on the practice's wall clock (the event's expire_at is in UTC).
 export function untilTime(iso, timeZone) {
-  return new Date(iso).toLocaleTimeString('fr-FR', { timeZone: timeZone || 'Europe/Paris', hour: '2-digit', minute: '2-digit' });
-}
-
-// A waiting-list offer ({creneau, expire_at}), as the toast and the list say it.
-export function offerText(offer) {
-  if (!offer || !offer.creneau) return "Un créneau s'est libéré pour vous";
-  return `Un créneau s'est libéré pour vous : ${formatSlot(offer.creneau)}, réservé jusqu'à ${untilTime(offer.expire_at, offer.creneau.timezone)}`;
+  return formatTime(iso, timeZone || undefined);
 }
 
 export function mount(view, ctx) {
@@ -51,8 +49,8 @@ export function mount(view, ctx) {
       rdv.statut === 'ANNULE' ? h('div', { class: 'muted', text: `Annulé${rdv.annule_par === 'PATIENT' ? ' par vous' : ' par le cabinet'}${rdv.motif_annulation ? ` : ${rdv.motif_annulation}` : ''}` }) : null,
       upcomingRdv && rdv.annulable_jusqu_a ? h('div', { class: `rules-note${open(rdv) ? '' : ' late'}`, 'data-testid': 'annulable',
         text: open(rdv)
-          ? `Annulation ou déplacement possible jusqu'au ${formatWhen(rdv.annulable_jusqu_a)}.`
-          : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a)} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
+          ? `Annulation ou déplacement possible jusqu'au ${formatWhen(rdv.annulable_jusqu_a, zoneOf(rdv))}.`
+          : `Délai dépassé depuis le ${formatWhen(rdv.annulable_jusqu_a, zoneOf(rdv))} : pour annuler ou déplacer, appelez le cabinet.` }) : null,
       actions, moveBox);
     actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'message', text: 'Écrire au médecin', onclick: () => ctx.go('messages', { avec: rdv.medecin.id }) }));
     if (upcomingRdv) actions.append(icsButton(rdv));

@@ -2,6 +2,7 @@
 
 import { api, get } from '../api.js';
 import * as live from '../live.js';
+import { noticeText } from '../notif-text.js';
 import { clear, errorMessage, flash, formatInstant, h, toast } from '../ui.js';
 
 const LABELS = {
@@ -9,6 +10,8 @@ const LABELS = {
   'rendezvous:new': 'Nouveau rendez-vous',
   'rendezvous:confirmed': 'Confirmation',
   'rendezvous:cancelled': 'Annulation',
+  'rendezvous:moved': 'Déplacement',
+  'creneau:offered': 'Créneau libéré',
   'message:new': 'Message',
   'notification:general': 'Annonce',
   'rappel:reminder': 'Rappel',
@@ -28,7 +31,8 @@ export function mount(view, ctx) {
     return h('article', { class: `notif notif-${n.type}${n.lu ? ' read' : ''}`, 'data-notification': n.id, 'data-lu': n.lu ? 'true' : 'false' },
       h('div', { class: 'notif-main' },
         h('span', { class: 'notif-kind', text: LABELS[n.event] || n.event }),
-        h('strong', { text: n.message }),
+        // The booking named (doctor, day, time), from the row's data; else its message.
+        h('strong', { class: 'notif-text', text: noticeText(n.event, n, ctx.me) }),
         h('span', { class: 'muted', text: formatInstant(n.created_at) })),
       n.lu ? h('span', { class: 'muted', text: 'Lu' })
         : h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'read', text: 'Marquer comme lu', onclick: () => markOne(n) }));
