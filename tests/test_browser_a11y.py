@@ -173,6 +173,9 @@ def test_logged_out_screens_fit_and_pass_axe(browser, practice, width):  # noqa:
     page.click("#forgot")
     page.wait("#reset-form")
     check(page, problems, f"{width}-mot-de-passe-oublie")
+    page.click("#to-signup")
+    page.wait("#signup-form")
+    check(page, problems, f"{width}-inscription")
     assert not problems, "\n".join(problems)
     no_errors_but(page, 400, 401)
 

@@ -330,7 +330,7 @@ def test_a_patient_on_the_waiting_list_gets_the_offer_live_when_another_cancels_
     d = date.fromisoformat(day)
     expected = re.compile(
         rf"Un créneau s'est libéré pour vous : Mercredi {d.day} {MONTHS[d.month - 1]} {d.year}"
-        rf" à 10h00, réservé jusqu'à {until}"
+        rf" à 10:00, réservé jusqu'à {until}"
     )
     toasts = page.eval("[...document.querySelectorAll('.toast-message')].map(t => t.textContent)")
     assert any(expected.fullmatch(t) for t in toasts), toasts

@@ -350,7 +350,9 @@ function bellIcon() {
 
 function render({ focusTitle = true } = {}) {
   if (!ctx.me) {
+    // Logged out: the sign-up screen, or back (the browser's Back) to the login.
     if (parseHash().name === 'inscription' && !hasSession()) showSignup();
+    else if (document.body.dataset.screen === 'inscription') showLogin();
     return;
   }
   const { name, params } = parseHash();

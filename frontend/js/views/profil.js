@@ -12,7 +12,7 @@ export function mount(view, ctx) {
   const me = ctx.me;
   clear(view, h('div', { class: 'columns reverse profile-columns' },
     h('section', { class: 'card main-col', 'aria-labelledby': 'profile-title' },
-      h('h1', { class: 'page-title', id: 'profile-title', text: 'Mon profil' }),
+      h('h2', { class: 'page-title', id: 'profile-title', text: 'Mon profil' }),
       profileForm(ctx)),
     h('div', { class: 'sidebar stack' },
       h('section', { class: 'card', 'aria-labelledby': 'password-title' },
