@@ -481,3 +481,46 @@ def test_a_slot_booked_end_to_end_by_keyboard_only_at_390_px(browser, own_practi
     no_serious_axe_violations(page, "booked at 390 px")
     fits_the_width(page)
     no_errors_but(page)
+
+
+def test_a_published_slots_deep_link_followed_logged_out_opens_its_panel_after_the_log_in(browser, own_practice):  # noqa: F811
+    """A portal found the slot in /fhir/Slot.ndjson (SMART Scheduling Links) and sends the
+    patient to its booking deep link: the log-in screen on the way keeps the route, and the
+    panel opens on that very slot, held for them."""
+    import urllib.request
+
+    practice = own_practice
+    doctor = practice["doctors"][0]
+    patient = practice["patients"][0]
+    day = (date.today() + timedelta(days=15 + uuid.uuid4().int % 20)).isoformat()
+    [slot] = publish(practice, doctor, day, "07:00")
+    with urllib.request.urlopen(f"{practice['url']}/fhir/Slot.ndjson", timeout=60) as resp:
+        published = [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
+    [fhir_slot] = [s for s in published if s["id"] == str(slot)]
+    [link] = [e["valueUrl"] for e in fhir_slot["extension"] if e["url"].endswith("/booking-deep-link")]
+    assert link.endswith(f"/#/rdv?medecin={doctor['id']}&date={day}&creneau={slot}"), link
+
+    page = browser.page("deep-link", viewport=PHONE)
+    page.goto(link)
+    page.wait("#login-form")
+    page.fill("#email", patient["email"])
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait("#hold-countdown")
+    assert page.eval("location.hash") == f"#/rdv?medecin={doctor['id']}&date={day}&creneau={slot}"
+    assert page.eval("document.querySelector('.slot.selected, .slot[aria-pressed=\"true\"]')?.dataset.creneau") == str(
+        slot
+    ), page.eval("document.querySelector('#booking-panel')?.textContent")
+    other = practice["patients"][2]
+    status, body = http("POST", f"{practice['url']}/api/creneaux/{slot}/hold/", token=other["access"])
+    assert (status, body["code"]) == (409, "creneau_retenu"), body
+    # A log-out forgets the route: the next log-in lands on the role's first screen.
+    page.press("#motif", "Escape")
+    page.click("#menu-toggle")  # on a phone, "Déconnexion" sits in the header's menu
+    page.click("#logout")
+    page.wait("#login-form")
+    page.fill("#email", patient["email"])
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait('#live[data-live="on"]')
+    assert page.eval("location.hash") == "#/rdv"

@@ -56,6 +56,7 @@ const STORED = new Set([
 
 const ctx = {
   me: null,
+  wantedRoute: null, // the route a page opened on, kept through the log-in screen
   activeConversation: null,
   unread: 0,
   unreadMessages: 0,
@@ -256,7 +257,8 @@ async function start({ focusTitle = false } = {}) {
     showLogin(err instanceof ApiError && err.status === 401 ? 'Session expirée, reconnectez-vous.' : undefined);
     return;
   }
-  if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash}`);
+  if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${ctx.wantedRoute || window.location.hash}`);
+  ctx.wantedRoute = null;
   scheduleRefresh();
   ctx.routes = { PATIENT: PATIENT_ROUTES, ADMINCABINET: SECRETARY_ROUTES, MEDECIN: DOCTOR_ROUTES }[ctx.me.role]
     || STAFF_ROUTES;
@@ -432,6 +434,11 @@ window.addEventListener('hashchange', () => render());
 const resetLink = new URLSearchParams(window.location.search);
 if (window.location.pathname === '/reinitialiser' && resetLink.get('uid') && resetLink.get('token')) {
   showReset(resetLink.get('uid'), resetLink.get('token'));
-} else if (hasSession()) start();
-else if (parseHash().name === 'inscription') showSignup();
-else showLogin();
+} else {
+  // The page opened on a route (a portal's booking deep link, `#/rdv?…&creneau=`): it
+  // outlives a log-in screen on the way (start() takes it once; a log-out forgets it).
+  if (parseHash().name && parseHash().name !== 'inscription') ctx.wantedRoute = window.location.hash;
+  if (hasSession()) start();
+  else if (parseHash().name === 'inscription') showSignup();
+  else showLogin();
+}
