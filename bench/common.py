@@ -94,11 +94,11 @@ signal.signal(signal.SIGINT, _on_signal)
 
 
 def start(cmd: list[str], name: str, env: dict | None = None, cwd: Path = ROOT,
-          stdout=None) -> subprocess.Popen:
+          stdout=None, stdin=None) -> subprocess.Popen:
     logf = open(WORK / f"{name}.log", "ab")
     proc = subprocess.Popen(
         cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=stdout or logf, stderr=logf,
-        start_new_session=True,
+        stdin=stdin, start_new_session=True,
     )
     proc.name = name
     _procs.append(proc)
@@ -252,12 +252,14 @@ def warm_project(port: int, token: str) -> None:
 class Load:
     """A Node load-generator process; JSON lines read on a thread."""
 
-    def __init__(self, config: dict, name: str = "load") -> None:
+    def __init__(self, config: dict, name: str = "load", commands: bool = False) -> None:
+        """``commands``: the process reads JSON-line commands on stdin (``send``)."""
         ensure_node()
         path = WORK / f"{name}-{secrets.token_hex(3)}.json"
         path.write_text(json.dumps(config))
         self.proc = start([NODE, "--max-old-space-size=4096", str(NODE_DIR / "load.mjs"), str(path)],
-                          name, cwd=NODE_DIR, stdout=subprocess.PIPE)
+                          name, cwd=NODE_DIR, stdout=subprocess.PIPE,
+                          stdin=subprocess.PIPE if commands else None)
         self.lines: list[dict] = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -290,6 +292,11 @@ class Load:
                 if left <= 0:
                     raise RuntimeError(f"{self.proc.name}: no {event!r} in {timeout}s")
                 self.cond.wait(left)
+
+    def send(self, command: dict) -> None:
+        """One JSON-line command to a process started with ``commands=True``."""
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        self.proc.stdin.flush()
 
     def finish(self, timeout: float) -> dict:
         result = self.wait("result", timeout)
