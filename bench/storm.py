@@ -55,6 +55,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
 
 import common as c  # noqa: E402
+
 from devtools.net import free_port, http  # noqa: E402
 
 EMIT = """
@@ -72,11 +73,14 @@ def emit_missed(env: dict, tag: str, count: int) -> list[int]:
     """Broadcasts written while the server is down, from another process."""
     if count == 0:
         return []
-    out = subprocess.run([c.PY, "-c", "import django, sys; django.setup(); exec(sys.argv[1])", EMIT,
-                          tag, str(count)],
-                         cwd=c.ROOT, env={**os.environ, **c.BASE_ENV, **env,
-                                          "DJANGO_SETTINGS_MODULE": "medical_booking.settings"},
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [c.PY, "-c", "import django, sys; django.setup(); exec(sys.argv[1])", EMIT, tag, str(count)],
+        cwd=c.ROOT,
+        env={**os.environ, **c.BASE_ENV, **env, "DJANGO_SETTINGS_MODULE": "medical_booking.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if out.returncode:
         raise RuntimeError(f"writing the missed events failed: {out.stderr[-2000:]}")
     line = [x for x in out.stdout.splitlines() if x.startswith("IDS ")][-1]
@@ -123,24 +127,32 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
 
         def start():
             return c.start_daphne(env, port=port, name=f"daphne-storm-{run}")[0]
+
         admin = data["tokens"]["admin"]
         tokens = [p["token"] for p in data["tokens"]["patients"]][:n]
 
         def post(message: str) -> int | None:
-            status, body = http("POST", f"http://127.0.0.1:{port}/api/notifications/broadcast/",
-                                {"message": message, "type": "info", "role": "PATIENT"},
-                                token=admin, timeout=60)
+            status, body = http(
+                "POST",
+                f"http://127.0.0.1:{port}/api/notifications/broadcast/",
+                {"message": message, "type": "info", "role": "PATIENT"},
+                token=admin,
+                timeout=60,
+            )
             if status != 201:
                 raise RuntimeError(f"broadcast answered {status}: {str(body)[:200]}")
             return body["id"]
     else:
+
         def start():
             return c.start_node_server(port=port)[0]
+
         tokens = None
 
         def post(message: str) -> int | None:
-            status, body = http("POST", f"http://127.0.0.1:{port}/broadcast",
-                                {"message": message, "type": "info"}, timeout=60)
+            status, body = http(
+                "POST", f"http://127.0.0.1:{port}/broadcast", {"message": message, "type": "info"}, timeout=60
+            )
             if status != 201:
                 raise RuntimeError(f"broadcast answered {status}: {str(body)[:200]}")
             return None  # no event log: nothing to check ids against
@@ -155,18 +167,31 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
             part = min(per, n - i * per)
             if part <= 0:
                 break
-            loaders.append(c.Load({
-                "mode": "storm", "urls": [f"http://127.0.0.1:{port}"], "sockets": part, "tag": tag,
-                "tokens": tokens[i * per:i * per + part] if tokens else None,
-                "connectConcurrency": args.concurrency, "stormConcurrency": args.storm_concurrency,
-                "sourceAddresses": args.source_addresses, "connectTimeoutMs": args.timeout * 1000,
-                "hardTimeoutSeconds": 3 * args.timeout + 600,
-            }, name=f"load-storm-{kind}-{run}-{i}", commands=True))
+            loaders.append(
+                c.Load(
+                    {
+                        "mode": "storm",
+                        "urls": [f"http://127.0.0.1:{port}"],
+                        "sockets": part,
+                        "tag": tag,
+                        "tokens": tokens[i * per : i * per + part] if tokens else None,
+                        "connectConcurrency": args.concurrency,
+                        "stormConcurrency": args.storm_concurrency,
+                        "sourceAddresses": args.source_addresses,
+                        "connectTimeoutMs": args.timeout * 1000,
+                        "hardTimeoutSeconds": 3 * args.timeout + 600,
+                    },
+                    name=f"load-storm-{kind}-{run}-{i}",
+                    commands=True,
+                )
+            )
         ready = [ld.wait("ready", args.timeout) for ld in loaders]
         connected = sum(r["connected"] for r in ready)
         initial_s = max(r["connectSeconds"] for r in ready)
-        c.log(f"{kind} run {run}: {connected}/{n} connected in {initial_s:.1f}s "
-              f"({sum(r['connectErrors'] for r in ready)} errors); priming")
+        c.log(
+            f"{kind} run {run}: {connected}/{n} connected in {initial_s:.1f}s "
+            f"({sum(r['connectErrors'] for r in ready)} errors); priming"
+        )
         for k in range(2):
             post(f"{tag} prime #{k}")
         for ld in loaders:
@@ -198,8 +223,10 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
         poster = Poster(lambda k: post(f"{tag} live #{k}"), args.live_interval)
         try:
             conn = [ld.wait("connected", args.timeout + 60) for ld in loaders]
-            c.log(f"{kind} run {run}: {sum(x['connected'] for x in conn)} reconnected in "
-                  f"{max(x['seconds'] for x in conn):.1f}s; waiting for replay and live events")
+            c.log(
+                f"{kind} run {run}: {sum(x['connected'] for x in conn)} reconnected in "
+                f"{max(x['seconds'] for x in conn):.1f}s; waiting for replay and live events"
+            )
             back = [ld.wait("back", 2 * args.timeout + 60) for ld in loaders]
         finally:
             poster.finish()
@@ -221,23 +248,38 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
     reconnected = sum(x["connected"] for x in conn)
     all_connected_s = max(x["seconds"] for x in conn)
     out = {
-        "kind": kind, "run": run, "sockets": n, "initialConnected": connected,
-        "initialSeconds": initial_s, "stopSeconds": stop_s, "down": sum(d["down"] for d in downs),
-        "missed": len(missed), "reconnected": reconnected,
+        "kind": kind,
+        "run": run,
+        "sockets": n,
+        "initialConnected": connected,
+        "initialSeconds": initial_s,
+        "stopSeconds": stop_s,
+        "down": sum(d["down"] for d in downs),
+        "missed": len(missed),
+        "reconnected": reconnected,
         "errors": sum(x["errors"] for x in conn) + sum(r["stormDisconnects"] for r in results),
         "errorMessages": [x["errorMessages"] for x in conn if x["errorMessages"]],
-        "connectedSeconds": all_connected_s, "connectsPerSecond": reconnected / all_connected_s,
+        "connectedSeconds": all_connected_s,
+        "connectsPerSecond": reconnected / all_connected_s,
         "connectMs": [x["connectMs"] for x in conn],
         "replayedSeconds": max((b["replayedMs"]["max"] or 0) for b in back) / 1000,
         "liveSeconds": max((b["liveMs"]["max"] or 0) for b in back) / 1000,
-        "allBack": all(b["ok"] for b in back), "replayed": sum(b["replayed"] for b in back),
-        "live": sum(b["live"] for b in back), "window": window,
-        "serverCpu": server_cpu, "clientCpu": client_cpu, "otherCpu": others,
-        "lost": sum(r["lost"] for r in results), "dup": sum(r["dup"] for r in results),
+        "allBack": all(b["ok"] for b in back),
+        "replayed": sum(b["replayed"] for b in back),
+        "live": sum(b["live"] for b in back),
+        "window": window,
+        "serverCpu": server_cpu,
+        "clientCpu": client_cpu,
+        "otherCpu": others,
+        "lost": sum(r["lost"] for r in results),
+        "dup": sum(r["dup"] for r in results),
         "outOfOrder": sum(r["outOfOrder"] for r in results),
-        "unexpected": sum(r["unexpected"] for r in results), "alive": sum(r["alive"] for r in results),
-        "expected": len(expected), "checkedIds": kind == "project",
-        "livePostErrors": poster.errors, "loadAverage": load_at_storm,
+        "unexpected": sum(r["unexpected"] for r in results),
+        "alive": sum(r["alive"] for r in results),
+        "expected": len(expected),
+        "checkedIds": kind == "project",
+        "livePostErrors": poster.errors,
+        "loadAverage": load_at_storm,
     }
     c.log(f"{kind} run {run}: {json.dumps({k: v for k, v in out.items() if k != 'connectMs'})}")
     return out
@@ -262,8 +304,9 @@ def main() -> None:
     p.add_argument("--missed", type=int, default=5, help="broadcasts written while the server is down")
     p.add_argument("--live-interval", type=float, default=0.5)
     p.add_argument("--concurrency", type=int, default=100, help="initial connects in flight per load process")
-    p.add_argument("--storm-concurrency", type=int, default=0,
-                   help="reconnects in flight per load process; 0: all at once")
+    p.add_argument(
+        "--storm-concurrency", type=int, default=0, help="reconnects in flight per load process; 0: all at once"
+    )
     p.add_argument("--source-addresses", type=int, default=4, help="spread clients over 127.0.0.2..")
     p.add_argument("--timeout", type=float, default=240)
     p.add_argument("--tail", type=float, default=2.0)
@@ -284,30 +327,70 @@ def main() -> None:
             c.log(f"run {run}/{args.runs}: {kind}, {args.sockets} sockets")
             r = run_one(kind, args, data, run)
             runs.append(r)
-            rows.append([
-                LABELS[kind], run, f"{r['sockets']:,}", r["reconnected"], r["errors"], r["connectedSeconds"],
-                r["connectsPerSecond"], r["replayedSeconds"] if r["checkedIds"] else "-", r["liveSeconds"],
-                r["lost"] if r["checkedIds"] else "-", r["dup"] if r["checkedIds"] else "-",
-                r["outOfOrder"] if r["checkedIds"] else "-", r["serverCpu"], r["clientCpu"], r["otherCpu"],
-                r["loadAverage"], r["initialSeconds"],
-            ])
-    lines = [f"storm: {args.sockets:,} sockets reconnect at once to one restarted process "
-             f"(mode {args.mode}, {args.missed} events missed while down, {args.loaders} load processes, "
-             f"storm concurrency {args.storm_concurrency or 'all'}); {header}",
-             c.table(["server", "run", "sockets", "reconnected", "errors", "all connected s", "connects/s",
-                      "all replayed s", "all live s", "lost", "dup", "out of order", "server CPU s",
-                      "client CPU s", "others' CPU s", "load avg", "first connect s"], rows)]
+            rows.append(
+                [
+                    LABELS[kind],
+                    run,
+                    f"{r['sockets']:,}",
+                    r["reconnected"],
+                    r["errors"],
+                    r["connectedSeconds"],
+                    r["connectsPerSecond"],
+                    r["replayedSeconds"] if r["checkedIds"] else "-",
+                    r["liveSeconds"],
+                    r["lost"] if r["checkedIds"] else "-",
+                    r["dup"] if r["checkedIds"] else "-",
+                    r["outOfOrder"] if r["checkedIds"] else "-",
+                    r["serverCpu"],
+                    r["clientCpu"],
+                    r["otherCpu"],
+                    r["loadAverage"],
+                    r["initialSeconds"],
+                ]
+            )
+    lines = [
+        f"storm: {args.sockets:,} sockets reconnect at once to one restarted process "
+        f"(mode {args.mode}, {args.missed} events missed while down, {args.loaders} load processes, "
+        f"storm concurrency {args.storm_concurrency or 'all'}); {header}",
+        c.table(
+            [
+                "server",
+                "run",
+                "sockets",
+                "reconnected",
+                "errors",
+                "all connected s",
+                "connects/s",
+                "all replayed s",
+                "all live s",
+                "lost",
+                "dup",
+                "out of order",
+                "server CPU s",
+                "client CPU s",
+                "others' CPU s",
+                "load avg",
+                "first connect s",
+            ],
+            rows,
+        ),
+    ]
     by = {k: [r for r in runs if r["kind"] == k] for k in servers}
     for kind, rs in by.items():
-        lines.append(f"{LABELS[kind]}: connects/s {spread([r['connectsPerSecond'] for r in rs])}; "
-                     f"all live s {spread([r['liveSeconds'] for r in rs])}; errors "
-                     f"{sum(r['errors'] for r in rs)}; lost {sum(r['lost'] for r in rs)}; "
-                     f"dup {sum(r['dup'] for r in rs)} (min – median – max over {len(rs)} runs)")
+        lines.append(
+            f"{LABELS[kind]}: connects/s {spread([r['connectsPerSecond'] for r in rs])}; "
+            f"all live s {spread([r['liveSeconds'] for r in rs])}; errors "
+            f"{sum(r['errors'] for r in rs)}; lost {sum(r['lost'] for r in rs)}; "
+            f"dup {sum(r['dup'] for r in rs)} (min – median – max over {len(rs)} runs)"
+        )
     if "project" in by and "node" in by:
-        ratios = [p_["connectsPerSecond"] / n_["connectsPerSecond"]
-                  for p_, n_ in zip(by["project"], by["node"], strict=False)]
-        lines.append(f"ratio project / Node connects/s per run: {', '.join(f'{x:.2f}' for x in ratios)}; "
-                     f"min – median – max {min(ratios):.2f} – {statistics.median(ratios):.2f} – {max(ratios):.2f}")
+        ratios = [
+            p_["connectsPerSecond"] / n_["connectsPerSecond"] for p_, n_ in zip(by["project"], by["node"], strict=False)
+        ]
+        lines.append(
+            f"ratio project / Node connects/s per run: {', '.join(f'{x:.2f}' for x in ratios)}; "
+            f"min – median – max {min(ratios):.2f} – {statistics.median(ratios):.2f} – {max(ratios):.2f}"
+        )
     text = "\n".join(lines)
     print()
     print(text)
@@ -317,8 +400,7 @@ def main() -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         name = f"storm-{stamp}-{c.revision()}-{secrets.token_hex(2)}"
         (out / f"{name}.txt").write_text(text + "\n")
-        (out / f"{name}.json").write_text(json.dumps({"args": vars(args), "header": header, "runs": runs},
-                                                     indent=1))
+        (out / f"{name}.json").write_text(json.dumps({"args": vars(args), "header": header, "runs": runs}, indent=1))
         c.log(f"raw output: {out / name}.txt/.json")
 
 
