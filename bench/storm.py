@@ -216,6 +216,27 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
         proc = start()
         load_at_storm = c.loadavg()
 
+        spy = None
+        if args.profile and kind == "project":
+            spy = subprocess.Popen(
+                [
+                    str(c.ROOT / ".venv" / "bin" / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(proc.pid),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    args.profile,
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            time.sleep(0.5)
         cpu0, busy0 = c.cpu_seconds(proc.pid), c.machine_busy_seconds()
         t0 = time.monotonic()
         for ld in loaders:
@@ -230,6 +251,9 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
             back = [ld.wait("back", 2 * args.timeout + 60) for ld in loaders]
         finally:
             poster.finish()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
         window = time.monotonic() - t0
         server_cpu = c.cpu_seconds(proc.pid) - cpu0
         client_cpu = sum(b["clientCpu"] for b in back)
@@ -302,7 +326,7 @@ def main() -> None:
     p.add_argument("--mode", choices=["redis", "embedded"], default="redis")
     p.add_argument("--loaders", type=int, default=4, help="Node load processes sharing the sockets")
     p.add_argument("--missed", type=int, default=5, help="broadcasts written while the server is down")
-    p.add_argument("--live-interval", type=float, default=0.5)
+    p.add_argument("--live-interval", type=float, default=2.0)
     p.add_argument("--concurrency", type=int, default=100, help="initial connects in flight per load process")
     p.add_argument(
         "--storm-concurrency", type=int, default=0, help="reconnects in flight per load process; 0: all at once"
@@ -311,6 +335,7 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=240)
     p.add_argument("--tail", type=float, default=2.0)
     p.add_argument("--out", default="", help="directory for the raw JSON of the runs")
+    p.add_argument("--profile", default="", help="py-spy the restarted project server during the storm: FILE")
     args = p.parse_args()
     hard = c.raise_nofile()
     if args.sockets > hard - 100:
@@ -402,6 +427,10 @@ def main() -> None:
         (out / f"{name}.txt").write_text(text + "\n")
         (out / f"{name}.json").write_text(json.dumps({"args": vars(args), "header": header, "runs": runs}, indent=1))
         c.log(f"raw output: {out / name}.txt/.json")
+    if args.profile:
+        import hotspots
+
+        print(hotspots.report(Path(args.profile), 50))
 
 
 if __name__ == "__main__":
