@@ -37,6 +37,8 @@ ONE_FRAME_DELIVERY = "one_frame_delivery"  # one encoded frame written to every 
 ONE_HOP_HANDLER = "one_hop_handler"  # serving/handlers.py instead of Django's ASGIHandler
 
 _installed: set[str] = set()
+# The one-hop handler's kept request threads, once request_handler made it (see on_request_thread).
+_request_threads = None
 
 
 def install(settings) -> frozenset[str]:
@@ -89,7 +91,32 @@ def request_handler(settings):
         return get_asgi_application()
     from .handlers import OneHopASGIHandler
 
-    return OneHopASGIHandler(threads=settings.REQUEST_THREADS, auth_threads=settings.AUTH_REQUEST_THREADS)
+    global _request_threads
+    handler = OneHopASGIHandler(threads=settings.REQUEST_THREADS, auth_threads=settings.AUTH_REQUEST_THREADS)
+    _request_threads = handler.threads
+    return handler
+
+
+async def on_request_thread(fn, *args):
+    """``fn(*args)`` (synchronous, database work) on one of the request threads, in turn
+    with the HTTP requests (FIFO), and its result.
+
+    The socket server's database calls (a connect's token check, its replay, a room
+    check) ran on asgiref's one shared sync thread: one at a time, so a reconnect storm
+    queued thousands of short queries behind each other while the database sat idle. The
+    request threads run them side by side, each on the connection its thread keeps: no
+    connection beyond ``REQUEST_THREADS + 1``. Without the one-hop handler (another Django,
+    tests, commands), asgiref's shared sync thread as before.
+    """
+    from asgiref.sync import sync_to_async
+
+    threads = _request_threads
+    if threads is None:
+        return await sync_to_async(fn)(*args)
+    from .handlers import run_keeping_connection
+
+    async with threads.thread() as executor:
+        return await sync_to_async(run_keeping_connection, thread_sensitive=False, executor=executor)(fn, *args)
 
 
 def start(settings) -> None:

@@ -251,3 +251,70 @@ def test_the_checkpointer_starts_once_on_sqlite_files(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True", "False"]
+
+
+# ---- the socket server's database calls on the request threads (serving.on_request_thread) --
+
+
+async def test_socket_database_calls_run_side_by_side_on_the_request_threads(monkeypatch):
+    """A connect's token check and replay used asgiref's one shared sync thread: a storm
+    of reconnects ran them one at a time. On the request threads they overlap, within the
+    same bound (and so the same database connections) as the HTTP requests."""
+    import threading
+
+    import serving
+
+    threads = RequestThreads(2)
+    monkeypatch.setattr(serving, "_request_threads", threads)
+    both_in = threading.Barrier(2, timeout=5)
+    names = []
+
+    def work(value):
+        names.append((threading.current_thread().name, threading.get_ident()))
+        both_in.wait()  # returns only once two calls run at the same time
+        return value * 2
+
+    assert await asyncio.gather(serving.on_request_thread(work, 1), serving.on_request_thread(work, 2)) == [2, 4]
+    assert all(name.startswith("django-request") for name, _ in names) and len(set(names)) == 2
+    assert threads.started == 2 and threads.busy == 0 and len(threads._idle) == 2
+    # a third call waits for a free thread (FIFO with the HTTP requests), then runs
+    async with threads.thread(), threads.thread():
+        third = asyncio.ensure_future(serving.on_request_thread(lambda: "done"))
+        await asyncio.sleep(0.05)
+        assert not third.done()
+    assert await asyncio.wait_for(third, 5) == "done"
+
+
+async def test_without_the_one_hop_handler_socket_database_calls_keep_asgirefs_thread(monkeypatch):
+    import threading
+
+    import serving
+
+    monkeypatch.setattr(serving, "_request_threads", None)
+    name = await serving.on_request_thread(lambda: threading.current_thread().name)
+    assert not name.startswith("django-request")
+
+
+def test_a_connection_that_failed_outside_a_request_is_checked_and_closed(monkeypatch):
+    """No request_finished signal closes a broken connection after socket work: the
+    thread's next call would reuse it and fail again (a restarted database)."""
+    from serving import handlers
+
+    class Conn:
+        def __init__(self, errors: bool) -> None:
+            self.errors_occurred, self.checked = errors, 0
+
+        def close_if_unusable_or_obsolete(self) -> None:
+            self.checked += 1
+
+    broken, fine = Conn(True), Conn(False)
+    every = type("Connections", (), {"all": lambda self, initialized_only: [broken, fine]})
+    monkeypatch.setattr(handlers, "connections", every())
+
+    def fails():
+        raise RuntimeError("server closed the connection unexpectedly")
+
+    with pytest.raises(RuntimeError):
+        handlers.run_keeping_connection(fails)
+    assert broken.checked == 1 and fine.checked == 0  # no health-check round trip for a sound one
+    assert handlers.run_keeping_connection(lambda x: x + 1, 1) == 2 and broken.checked == 2
