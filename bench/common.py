@@ -274,6 +274,31 @@ def start_node_server(port: int | None = None) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+def start_nginx(upstreams: list[int]):
+    """nginx with the deployed site (devtools/cluster.py's Nginx) in front of ``upstreams``."""
+    from devtools.cluster import Nginx
+
+    static = WORK / "static"
+    static.mkdir(exist_ok=True)
+    front = Nginx(port=free_port(), upstreams=upstreams, static_root=static).start()
+    _cleanups.append(front.stop)
+    return front
+
+
+def nginx_pids(front) -> list[int]:
+    """The nginx master and its workers (their CPU is the front's cost)."""
+    pids = [front.proc.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == front.proc.pid:
+                pids.append(int(entry.name))
+    return pids
+
+
 def warm_project(port: int, token: str) -> None:
     """One REST call so Django's lazy imports and the first DB connection are done."""
     status, body = http("GET", f"http://127.0.0.1:{port}/api/me/", token=token, timeout=30)
