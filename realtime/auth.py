@@ -26,18 +26,18 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, F, Value
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, BlacklistMixin, RefreshToken, Token
 
 from .bus import bus
 from .models import RevokedSession, TokenVersion
+from .selectors import identity_row
 
 TOKEN_REQUIRED = "Token d'authentification requis"
 TOKEN_INVALID = "Token invalide"
@@ -241,33 +241,9 @@ class SocketAccessToken(RevocableAccessToken):
     """An access token read by the socket server: signature, expiry and type are checked
     on reading; whether it was revoked (its session logged out, or, without a session, its
     own ``jti`` blacklisted: ``RevocableAccessToken.check_blacklist``'s rule) is read in
-    the same query as its user (:func:`identity_of`), not in one query of its own."""
+    the same query as its user (``selectors.identity_row``), not in one query of its own."""
 
     def check_blacklist(self) -> None:
-        return None
-
-
-def revocation_of(token: Token):
-    """An expression true when ``token`` was revoked, as ``RevocableAccessToken`` decides;
-    None for a token that cannot be checked (a ``sid`` that is not a string: refused)."""
-    if SESSION_CLAIM in token.payload:
-        session = token.payload[SESSION_CLAIM]
-        if session is None:
-            return Value(False)
-        if not isinstance(session, str):
-            return None
-        return Exists(RevokedSession.objects.filter(pk=session))
-    return Exists(BlacklistedToken.objects.filter(token__jti=token.get(api_settings.JTI_CLAIM)))
-
-
-def identity_of(user_id, revoked):
-    """The user, their token version and ``token_revoked``, in one indexed query (the
-    user's primary key, its ``TokenVersion`` row, the session's or the jti's row); None if
-    there is no such user."""
-    try:
-        return (get_user_model().objects.select_related("token_version")
-                .annotate(token_revoked=revoked).filter(pk=user_id).first())
-    except (ValueError, TypeError, OverflowError):
         return None
 
 
@@ -282,11 +258,16 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
     except TokenError:
         return None
     user_id = token.get(api_settings.USER_ID_CLAIM)
-    revoked = revocation_of(token)
-    if user_id is None or revoked is None:
+    if user_id is None:
         return None
-    user = identity_of(user_id, revoked)
-    if user is None or user.token_revoked or not user.is_active or version_of(token) != user_version(user):
+    if SESSION_CLAIM in token.payload:  # RevocableAccessToken.check_blacklist's rule
+        session = token.payload[SESSION_CLAIM]
+        if session is not None and not isinstance(session, str):
+            return None
+        user = identity_row(user_id, session, None, check=session is not None)
+    else:
+        user = identity_row(user_id, None, token.get(api_settings.JTI_CLAIM))
+    if user is None or user.token_revoked or not user.is_active or version_of(token) != user.token_version_number:
         return None
     jti = token.get(api_settings.JTI_CLAIM)
     return SocketIdentity(user=user, exp=int(token["exp"]), session=session_of(token),
