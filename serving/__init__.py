@@ -10,7 +10,8 @@ to the internals of the libraries underneath:
 - ``handlers``: Django's request handling in one thread hop on kept, bounded threads
   (Django's ``ASGIHandler`` internals);
 - ``gc_policy``: full garbage collections on a schedule; ``sqlite_wal``: WAL checkpoints
-  off the request path (public APIs only: no version check needed);
+  off the request path; ``listen_backlog``: room in the accept queue for a reconnect
+  storm (public APIs only: no version check needed);
 - ``client_errors``: clients' protocol errors logged as rate-limited single lines;
 - ``versions``: the exact upstream versions every patch was written for, and the check.
 
@@ -120,8 +121,11 @@ async def on_request_thread(fn, *args):
 
 
 def start(settings) -> None:
-    """On the serving event loop, once it runs: the GC policy and the SQLite checkpointer."""
-    from . import gc_policy, sqlite_wal
+    """On the serving event loop, once it runs: the GC policy, the SQLite checkpointer and,
+    under daphne, the listen backlog."""
+    from . import daphne_tuning, gc_policy, listen_backlog, sqlite_wal
 
     gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS, settings.GC_FULL_GROWTH_BLOCKS)
     sqlite_wal.start(getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0))
+    if daphne_tuning.under_daphne():
+        listen_backlog.install(settings.LISTEN_BACKLOG)

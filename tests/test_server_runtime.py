@@ -318,3 +318,54 @@ def test_a_connection_that_failed_outside_a_request_is_checked_and_closed(monkey
         handlers.run_keeping_connection(fails)
     assert broken.checked == 1 and fine.checked == 0  # no health-check round trip for a sound one
     assert handlers.run_keeping_connection(lambda x: x + 1, 1) == 2 and broken.checked == 2
+
+
+# ---- the listen backlog (serving/listen_backlog.py) -------------------------------------------
+
+
+def accept_queue(port: int) -> int | None:
+    """The backlog of the socket listening on ``port``, as ``ss`` reports it (Send-Q)."""
+    import shutil
+
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, timeout=10).stdout
+    fields = out.split()
+    return int(fields[2]) if len(fields) >= 3 else None
+
+
+def somaxconn() -> int:
+    return int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+
+@pytest.mark.e2e
+def test_widen_gives_each_listening_port_the_backlog_asked_and_no_less():
+    import socket
+
+    from serving import listen_backlog
+
+    class Port:
+        def __init__(self, backlog: int) -> None:
+            self.socket = socket.socket()
+            self.socket.bind(("127.0.0.1", 0))
+            self.socket.listen(backlog)
+            self.backlog = backlog
+            self.number = self.socket.getsockname()[1]
+
+    small, large = Port(50), Port(8192)
+    try:
+        assert accept_queue(small.number) == 50
+        gone = type("Closed", (), {"socket": None, "backlog": 50})()
+        assert listen_backlog.widen([small, large, gone], 4096) == 1  # never narrows, skips a closed one
+        assert small.backlog == 4096 and large.backlog == 8192
+        assert accept_queue(small.number) == min(4096, somaxconn())
+        assert listen_backlog.install(0) == 0  # 0: Twisted's backlog is kept
+    finally:
+        small.socket.close()
+        large.socket.close()
+
+
+def test_the_serving_daphne_listens_with_room_for_a_reconnect_storm(live):
+    """Twisted's listenTCP backlog is 50: a storm of reconnects overflowed it and waited for
+    TCP retransmissions (bench/storm.py)."""
+    assert accept_queue(live.servers[0].port) == min(4096, somaxconn())
