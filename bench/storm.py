@@ -17,7 +17,11 @@ One run, for each server in turn (same N, same load processes, same machine):
    process, as another server or a cron would);
 4. the server is started again on the same port and, once it listens, every client is
    told to reconnect **at the same moment** (no backoff jitter spreading them: the worst
-   case); meanwhile a "live" broadcast is POSTed every ``--live-interval`` s;
+   case); meanwhile a "live" broadcast is POSTed every ``--live-interval`` s; an attempt
+   that fails (connect_error, or the transport closed before the CONNECT was answered) is
+   retried as the official client's reconnection does (1 s doubling to 5 s, randomised
+   ±50 %) until ``--timeout``: "failed attempts" counts them, "errors" counts the sockets
+   never back (and those dropped after they were back); ``--no-retry``: no second try;
 5. measured from that moment: all sockets connected (connects/s = N / that time), all
    replayed (each got every missed event), all receiving live events (each got a live
    broadcast after its replay); connect errors; server CPU, load-generator CPU, and the
@@ -180,6 +184,7 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
                         "sourceAddresses": args.source_addresses,
                         "connectTimeoutMs": args.timeout * 1000,
                         "hardTimeoutSeconds": 3 * args.timeout + 600,
+                        "retry": not args.no_retry,
                     },
                     name=f"load-storm-{kind}-{run}-{i}",
                     commands=True,
@@ -283,6 +288,7 @@ def run_one(kind: str, args, data: dict | None, run: int) -> dict:
         "reconnected": reconnected,
         "errors": sum(x["errors"] for x in conn) + sum(r["stormDisconnects"] for r in results),
         "errorMessages": [x["errorMessages"] for x in conn if x["errorMessages"]],
+        "failedAttempts": sum(x["failedAttempts"] for x in conn),
         "connectedSeconds": all_connected_s,
         "connectsPerSecond": reconnected / all_connected_s,
         "connectMs": [x["connectMs"] for x in conn],
@@ -333,6 +339,11 @@ def main() -> None:
     )
     p.add_argument("--source-addresses", type=int, default=4, help="spread clients over 127.0.0.2..")
     p.add_argument("--timeout", type=float, default=240)
+    p.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="a failed reconnect is an error at once (default: retried as the official client does)",
+    )
     p.add_argument("--tail", type=float, default=2.0)
     p.add_argument("--out", default="", help="directory for the raw JSON of the runs")
     p.add_argument("--profile", default="", help="py-spy the restarted project server during the storm: FILE")
@@ -359,6 +370,7 @@ def main() -> None:
                     f"{r['sockets']:,}",
                     r["reconnected"],
                     r["errors"],
+                    r["failedAttempts"],
                     r["connectedSeconds"],
                     r["connectsPerSecond"],
                     r["replayedSeconds"] if r["checkedIds"] else "-",
@@ -384,6 +396,7 @@ def main() -> None:
                 "sockets",
                 "reconnected",
                 "errors",
+                "failed attempts",
                 "all connected s",
                 "connects/s",
                 "all replayed s",

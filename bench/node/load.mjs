@@ -369,7 +369,7 @@ async function storm() {
   const socks = new Array(n).fill(null);
   let missed = new Set();
   let t0 = 0;
-  let down = 0, stormDisconnects = 0, stormErrors = 0, stormConnected = 0;
+  let down = 0, stormDisconnects = 0, stormErrors = 0, stormConnected = 0, failedAttempts = 0;
   const stormErrorMessages = {};
   let nReplayed = 0, nLive = 0;
 
@@ -390,22 +390,30 @@ async function storm() {
       if (kind === "live" && Number.isNaN(x.liveAt) && !Number.isNaN(x.replayedAt)) { x.liveAt = t; nLive += 1; }
     });
     s.on("disconnect", () => {
-      if (st[i].inStorm) stormDisconnects += 1; else down += 1;
+      if (!st[i].inStorm) down += 1;
+      else if (!Number.isNaN(st[i].backAt)) stormDisconnects += 1; // dropped after it was back
     });
   }
 
+  // One connection attempt: true once connected; false on connect_error, or when the
+  // transport closes before the CONNECT was answered (the official client then emits
+  // "disconnect", not connect_error: without this an attempt could wait forever).
   function attempt(i, s) {
     return new Promise((resolve) => {
-      const ok = () => { s.off("connect_error", bad); resolve(true); };
-      const bad = (err) => {
-        s.off("connect", ok);
-        const m = String(err && err.message);
-        (st[i].inStorm ? stormErrorMessages : connectErrorMessages)[m] =
-          ((st[i].inStorm ? stormErrorMessages : connectErrorMessages)[m] || 0) + 1;
-        resolve(false);
+      const done = (value, message) => {
+        s.off("connect", ok); s.off("connect_error", bad); s.off("disconnect", closed);
+        if (message !== undefined) {
+          const book = st[i].inStorm ? stormErrorMessages : connectErrorMessages;
+          book[message] = (book[message] || 0) + 1;
+        }
+        resolve(value);
       };
+      const ok = () => done(true);
+      const bad = (err) => done(false, String(err && err.message));
+      const closed = (reason) => done(false, `closed before connected: ${reason}`);
       s.once("connect", ok);
       s.once("connect_error", bad);
+      s.once("disconnect", closed);
     });
   }
 
@@ -465,19 +473,32 @@ async function storm() {
       const conc = cfg.stormConcurrency || targets.length;
       let j = 0;
       const times = [];
-      async function stormWorker() {
-        while (j < targets.length) {
-          const i = targets[j++];
-          const s = socks[i];
+      // As the official client's reconnection does (reconnectionDelay 1 s doubling to 5 s,
+      // randomizationFactor 0.5) when cfg.retry: a failed attempt is tried again until
+      // the storm's deadline; every failed attempt is counted, a socket never back is an error.
+      const deadline = t0 + (c.timeoutMs ?? 240000);
+      const backoff = (k) => Math.min(5000, 1000 * 2 ** k) * (0.5 + Math.random());
+      async function stormOne(i) {
+        const s = socks[i];
+        for (let k = 0; ; k++) {
           s.connect();
           if (await attempt(i, s)) {
             st[i].backAt = now() - t0; times.push(st[i].backAt); stormConnected += 1;
             if (missed.size === 0 && Number.isNaN(st[i].replayedAt)) { st[i].replayedAt = st[i].backAt; nReplayed += 1; }
-          } else { stormErrors += 1; }
+            return;
+          }
+          failedAttempts += 1;
+          s.disconnect();
+          if (!cfg.retry || now() + backoff(k) > deadline) { stormErrors += 1; return; }
+          await sleep(backoff(k));
         }
       }
+      async function stormWorker() {
+        while (j < targets.length) await stormOne(targets[j++]);
+      }
       await Promise.all(Array.from({ length: Math.min(conc, targets.length) }, stormWorker));
-      emit({ event: "connected", connected: stormConnected, errors: stormErrors, errorMessages: stormErrorMessages,
+      emit({ event: "connected", connected: stormConnected, errors: stormErrors, failedAttempts,
+             errorMessages: stormErrorMessages,
              seconds: (now() - t0) / 1000, connectMs: summary(times) });
       const ok = await waitFor(() => nLive >= stormConnected, c.timeoutMs ?? 240000);
       const replayed = targets.filter((i) => !Number.isNaN(st[i].replayedAt)).map((i) => st[i].replayedAt);
