@@ -18,8 +18,13 @@ pytestmark = pytest.mark.django_db
 
 
 def event(rooms: list[str] | None, age_hours: float = 0, data=None) -> Event:
-    e = Event.objects.create(name="notification:general", type="info", message=f"m{rooms}",
-                             data=data if data is not None else {"cible": rooms}, to_everyone=rooms is None)
+    e = Event.objects.create(
+        name="notification:general",
+        type="info",
+        message=f"m{rooms}",
+        data=data if data is not None else {"cible": rooms},
+        to_everyone=rooms is None,
+    )
     EventRoom.objects.bulk_create([EventRoom(event=e, room=r) for r in rooms or []])
     if age_hours:
         Event.objects.filter(pk=e.pk).update(created_at=timezone.now() - timedelta(hours=age_hours))
@@ -41,8 +46,15 @@ def test_events_after_is_the_orm_replay_query():
     event(["patient:7"], age_hours=1)
     event(["role:PATIENT"])
     since = timezone.now() - timedelta(hours=24)
-    for rooms, last, limit in ((mine, 0, 100), (mine, first.pk, 100), (mine, both.pk, 100), (mine, 0, 2),
-                               (["user:8"], 0, 100), (["nobody"], 0, 100), (mine, 10**12, 100)):
+    for rooms, last, limit in (
+        (mine, 0, 100),
+        (mine, first.pk, 100),
+        (mine, both.pk, 100),
+        (mine, 0, 2),
+        (["user:8"], 0, 100),
+        (["nobody"], 0, 100),
+        (mine, 10**12, 100),
+    ):
         with CaptureQueriesContext(connection) as queries:
             got = events_after(rooms, last, since, limit)
         want = orm(rooms, last, since, limit)
@@ -59,7 +71,13 @@ def test_identity_row_reads_user_version_and_revocation_in_one_query():
         row = identity_row(str(p.pk), "a-session", None)
     assert len(queries) == 1
     assert (row.pk, row.email, row.role, row.is_active, row.token_version_number, bool(row.token_revoked)) == (
-        p.pk, p.email, p.role, True, 0, False)
+        p.pk,
+        p.email,
+        p.role,
+        True,
+        0,
+        False,
+    )
     TokenVersion.objects.create(user=p, version=3)
     RevokedSession.objects.create(sid="a-session", user=p)
     row = identity_row(p.pk, "a-session", None)
