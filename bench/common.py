@@ -46,6 +46,7 @@ def log(msg: str) -> None:
 
 # ---- limits and cleanup ----------------------------------------------------------------
 
+
 def raise_nofile() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -93,11 +94,17 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-def start(cmd: list[str], name: str, env: dict | None = None, cwd: Path = ROOT,
-          stdout=None) -> subprocess.Popen:
+def start(
+    cmd: list[str], name: str, env: dict | None = None, cwd: Path = ROOT, stdout=None, stdin=None
+) -> subprocess.Popen:
     logf = open(WORK / f"{name}.log", "ab")
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=stdout or logf, stderr=logf,
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=stdout or logf,
+        stderr=logf,
+        stdin=stdin,
         start_new_session=True,
     )
     proc.name = name
@@ -148,8 +155,12 @@ BASE_ENV = {
 PROJECT_VARIANTS = {
     "project": {},
     "project-noeager": {"DAPHNE_EAGER_WRITES": "0"},
-    "project-untuned": {"DAPHNE_EAGER_WRITES": "0", "DAPHNE_FAST_WS_SEND": "0",
-                        "DAPHNE_LEAN_APP_CHECKER": "0", "DAPHNE_SLIM_QUEUES": "0"},
+    "project-untuned": {
+        "DAPHNE_EAGER_WRITES": "0",
+        "DAPHNE_FAST_WS_SEND": "0",
+        "DAPHNE_LEAN_APP_CHECKER": "0",
+        "DAPHNE_SLIM_QUEUES": "0",
+    },
     # python-engineio's own sockets (a writer, reader and ping task per socket) and queues
     "project-stock": {"ENGINEIO_LEAN_SOCKETS": "0", "DAPHNE_SLIM_QUEUES": "0"},
     # CPython's own garbage-collection policy instead of serving/gc_policy.py's
@@ -167,8 +178,14 @@ VARIANT_LABELS = {
 
 
 def manage(env: dict, *args: str, timeout: float = 600) -> None:
-    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env={**os.environ, **env}, check=True,
-                   timeout=timeout, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        timeout=timeout,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def project_env(mode: str) -> dict:
@@ -181,13 +198,20 @@ def project_env(mode: str) -> dict:
         env["REDIS_URL"] = ""
     elif mode == "redis":
         name = f"bench_{secrets.token_hex(4)}"
-        subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", f"CREATE DATABASE {name}"],
-                       check=True, timeout=60, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["psql", f"{PG_URL}/postgres", "-qc", f"CREATE DATABASE {name}"],
+            check=True,
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+        )
 
         def drop(name=name):
-            subprocess.run(["psql", f"{PG_URL}/postgres", "-qc",
-                            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                           timeout=60, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["psql", f"{PG_URL}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                timeout=60,
+                stdout=subprocess.DEVNULL,
+            )
+
         _cleanups.append(drop)
         env["DATABASE_URL"] = f"{PG_URL}/{name}"
         env["REDIS_URL"] = REDIS_URL
@@ -202,19 +226,28 @@ def prepare(env: dict, patients: int, slots: int = 0) -> dict:
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
     out = WORK / f"tokens-{secrets.token_hex(3)}.json"
-    subprocess.run([PY, str(BENCH / "prep.py"), "--patients", str(patients), "--slots", str(slots),
-                    "--out", str(out)], cwd=ROOT, env={**os.environ, **env}, check=True,
-                   timeout=900, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, str(BENCH / "prep.py"), "--patients", str(patients), "--slots", str(slots), "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        timeout=900,
+        stdout=subprocess.DEVNULL,
+    )
     log(f"database ready in {time.monotonic() - t:.1f}s ({patients} patients, {slots} slots)")
     return json.loads(out.read_text())
 
 
 # ---- servers ------------------------------------------------------------------------------
 
+
 def start_daphne(env: dict, port: int | None = None, name: str = "daphne") -> tuple[subprocess.Popen, int]:
     port = port or free_port()
-    proc = start([PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                  "medical_booking.asgi:application"], name, env={**BASE_ENV, **env})
+    proc = start(
+        [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "medical_booking.asgi:application"],
+        name,
+        env={**BASE_ENV, **env},
+    )
     wait_port(port, proc)
     return proc, port
 
@@ -228,8 +261,9 @@ def start_pysio(port: int | None = None) -> tuple[subprocess.Popen, int]:
 
 def ensure_node() -> None:
     if not (NODE_DIR / "node_modules" / "socket.io").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
-                       check=True, timeout=300)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True, timeout=300
+        )
 
 
 def start_node_server(port: int | None = None) -> tuple[subprocess.Popen, int]:
@@ -238,6 +272,31 @@ def start_node_server(port: int | None = None) -> tuple[subprocess.Popen, int]:
     proc = start([NODE, str(NODE_DIR / "server.mjs"), str(port)], "node-server", cwd=NODE_DIR)
     wait_port(port, proc)
     return proc, port
+
+
+def start_nginx(upstreams: list[int]):
+    """nginx with the deployed site (devtools/cluster.py's Nginx) in front of ``upstreams``."""
+    from devtools.cluster import Nginx
+
+    static = WORK / "static"
+    static.mkdir(exist_ok=True)
+    front = Nginx(port=free_port(), upstreams=upstreams, static_root=static).start()
+    _cleanups.append(front.stop)
+    return front
+
+
+def nginx_pids(front) -> list[int]:
+    """The nginx master and its workers (their CPU is the front's cost)."""
+    pids = [front.proc.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == front.proc.pid:
+                pids.append(int(entry.name))
+    return pids
 
 
 def warm_project(port: int, token: str) -> None:
@@ -249,15 +308,22 @@ def warm_project(port: int, token: str) -> None:
 
 # ---- the load generator ----------------------------------------------------------------
 
+
 class Load:
     """A Node load-generator process; JSON lines read on a thread."""
 
-    def __init__(self, config: dict, name: str = "load") -> None:
+    def __init__(self, config: dict, name: str = "load", commands: bool = False) -> None:
+        """``commands``: the process reads JSON-line commands on stdin (``send``)."""
         ensure_node()
         path = WORK / f"{name}-{secrets.token_hex(3)}.json"
         path.write_text(json.dumps(config))
-        self.proc = start([NODE, "--max-old-space-size=4096", str(NODE_DIR / "load.mjs"), str(path)],
-                          name, cwd=NODE_DIR, stdout=subprocess.PIPE)
+        self.proc = start(
+            [NODE, "--max-old-space-size=4096", str(NODE_DIR / "load.mjs"), str(path)],
+            name,
+            cwd=NODE_DIR,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE if commands else None,
+        )
         self.lines: list[dict] = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -291,6 +357,11 @@ class Load:
                     raise RuntimeError(f"{self.proc.name}: no {event!r} in {timeout}s")
                 self.cond.wait(left)
 
+    def send(self, command: dict) -> None:
+        """One JSON-line command to a process started with ``commands=True``."""
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        self.proc.stdin.flush()
+
     def finish(self, timeout: float) -> dict:
         result = self.wait("result", timeout)
         try:
@@ -302,6 +373,7 @@ class Load:
 
 
 # ---- /proc -----------------------------------------------------------------------------------
+
 
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as f:
@@ -349,6 +421,7 @@ def cpu_seconds(pid: int) -> float:
 
 # ---- output ------------------------------------------------------------------------------------
 
+
 def fmt(v, digits: int = 1) -> str:
     if v is None:
         return "-"
@@ -364,8 +437,12 @@ def table(headers: list[str], rows: list[list]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                              for i, (c, w) in enumerate(zip(r, widths, strict=True))) + " |" for r in cells]
+    body = [
+        "| "
+        + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        + " |"
+        for r in cells
+    ]
     return "\n".join([line, sep, *body])
 
 
@@ -373,15 +450,19 @@ def machine() -> str:
     mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
     node_v = subprocess.run([NODE, "-v"], capture_output=True, text=True).stdout.strip()
     py_v = subprocess.run([PY, "-V"], capture_output=True, text=True).stdout.strip()
-    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc {os.cpu_count()}; "
-            f"memory {int(mem) // 1024} MiB; {py_v}; node {node_v}; commit {revision()}; "
-            f"load average {loadavg():.2f}")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc {os.cpu_count()}; "
+        f"memory {int(mem) // 1024} MiB; {py_v}; node {node_v}; commit {revision()}; "
+        f"load average {loadavg():.2f}"
+    )
 
 
 def revision() -> str:
     """The commit measured, '+dirty' when server code (outside bench/) has local changes."""
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
+
     head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench")
     return head + ("+dirty" if dirty.strip() else "")

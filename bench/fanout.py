@@ -11,6 +11,10 @@ Servers, same rooms and payload, one after the other in the same run:
   redis    (with --redis) this project on daphne, PostgreSQL + Redis channel layer
   pysio    a bare python-socketio AsyncServer on uvicorn (bench/peer_pysio.py)
   node     the Node socket.io 4.x server (bench/node/server.mjs)
+  nginx    this project (embedded) behind nginx, deploy/nginx/medical-booking.conf as
+           devtools/cluster.py runs it, with this one daphne as its upstream: sockets and
+           POSTs through nginx; printed as "through nginx / direct" beside ``project``
+           (``--servers project,nginx --repeat 5``); server CPU is daphne's + nginx's
 The load is bench/node/load.mjs (official socket.io-client, websocket transport). Each
 broadcast is POSTed after the previous response (``--interval-ms 0``) or on a fixed
 schedule; latency is from the start of the POST to each delivery.
@@ -34,12 +38,18 @@ def run_one(kind: str, args, data_by_mode: dict) -> dict:
         "sourceAddresses": args.source_addresses, "deliveryTimeoutMs": 120_000,
         "hardTimeoutSeconds": 900,
     }
-    if kind in c.PROJECT_VARIANTS or kind == "redis":
+    front = None
+    if kind in c.PROJECT_VARIANTS or kind in ("redis", "nginx"):
         mode = "redis" if kind == "redis" else "embedded"
         data = data_by_mode[mode]
         proc, port = c.start_daphne({**data["env"], **c.PROJECT_VARIANTS.get(kind, {})},
                                     name=f"daphne-{kind}")
         c.warm_project(port, data["tokens"]["admin"])
+        if kind == "nginx":
+            # deploy/nginx/medical-booking.conf, as devtools/cluster.py runs it, in front of
+            # this one daphne: the sockets and the POSTs go through it
+            front = c.start_nginx([port])
+            port = front.port
         cfg.update(
             urls=[f"http://127.0.0.1:{port}"],
             tokens=[p["token"] for p in data["tokens"]["patients"]],
@@ -54,11 +64,19 @@ def run_one(kind: str, args, data_by_mode: dict) -> dict:
                    broadcastBody={"type": "info"})
     try:
         load = c.Load(cfg, name=f"load-{kind}")
-        result = c.measured_run(load, [proc.pid], kind, "broadcasting")
+        pids = [proc.pid] + (c.nginx_pids(front) if front else [])
+        result = c.measured_run(load, pids, kind, "broadcasting")
         result["serverRssMiB"] = c.rss_bytes(proc.pid) / 2**20
     finally:
+        if front:
+            front.stop()
         c.stop(proc)
     return result
+
+
+def spread(values: list[float]) -> str:
+    v = sorted(values)
+    return f"{v[0]:.2f} - {v[len(v) // 2]:.2f} - {v[-1]:.2f}"
 
 
 def main() -> None:
@@ -95,6 +113,7 @@ def main() -> None:
         return runs[len(runs) // 2]
 
     label = {"project": "this project (daphne, embedded)", "redis": "this project (daphne, Redis+PG)",
+             "nginx": "this project through nginx (embedded)",
              "pysio": "python-socketio + uvicorn", "node": "Node socket.io 4", **c.VARIANT_LABELS}
     base = best("pysio")["deliveriesPerSecond"] if "pysio" in results else None
     rows = []
@@ -118,6 +137,18 @@ def main() -> None:
     if "project" in results:
         # Ratios are taken within each repetition (servers measured back to back), then
         # the median over repetitions: a busy machine slows a whole repetition together.
+        if "nginx" in results:
+            # the figure asked for: through nginx / direct, per repetition
+            per_run = [q["deliveriesPerSecond"] / p["deliveriesPerSecond"]
+                       for p, q in zip(results["project"], results["nginx"], strict=True)]
+            cpu = [q["serverCpu"] / max(p["serverCpu"], 1e-9)
+                   for p, q in zip(results["project"], results["nginx"], strict=True)]
+            p99 = [q["latencyMs"]["p99"] / p["latencyMs"]["p99"]
+                   for p, q in zip(results["project"], results["nginx"], strict=True)]
+            print(f"ratio through nginx / direct, deliveries/s: {spread(per_run)}; p99 latency: {spread(p99)}; "
+                  f"server CPU (daphne + nginx / daphne): {spread(cpu)} "
+                  f"(min - median - max over {len(per_run)} repetitions; per repetition "
+                  f"{', '.join(f'{x:.2f}' for x in per_run)})")
         for kind in ("pysio", "node", "redis", *c.VARIANT_LABELS):
             if kind in results and kind != "project":
                 per_run = sorted(p["deliveriesPerSecond"] / q["deliveriesPerSecond"]

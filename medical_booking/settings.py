@@ -441,6 +441,11 @@ DAPHNE_RELEASE_UPGRADE_REQUEST = env_bool("DAPHNE_RELEASE_UPGRADE_REQUEST", True
 # writes under daphne, one heartbeat timer, slim queues. Off: python-engineio's own.
 ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)
 
+# Accept queue of each listening socket under daphne (serving/listen_backlog.py): Twisted's
+# 50 drops most of a reconnect storm's handshakes (clients then retry after 1, 2, 4... s).
+# The kernel caps it at net.core.somaxconn. 0 keeps Twisted's.
+LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)
+
 # Full garbage collections in the serving process: every N seconds instead of whenever
 # CPython decides (serving/gc_policy.py); 0 keeps CPython's policy.
 GC_FULL_INTERVAL_SECONDS = env_int("GC_FULL_INTERVAL_SECONDS", 300)

@@ -37,6 +37,7 @@ from rest_framework_simplejwt.tokens import AccessToken, BlacklistMixin, Refresh
 
 from .bus import bus
 from .models import RevokedSession, TokenVersion
+from .selectors import identity_row
 
 TOKEN_REQUIRED = "Token d'authentification requis"
 TOKEN_INVALID = "Token invalide"
@@ -236,19 +237,37 @@ def extract_token(environ: dict, auth: object) -> str | None:
     return raw.decode("utf-8", "replace") if raw else None
 
 
+class SocketAccessToken(RevocableAccessToken):
+    """An access token read by the socket server: signature, expiry and type are checked
+    on reading; whether it was revoked (its session logged out, or, without a session, its
+    own ``jti`` blacklisted: ``RevocableAccessToken.check_blacklist``'s rule) is read in
+    the same query as its user (``selectors.identity_row``), not in one query of its own."""
+
+    def check_blacklist(self) -> None:
+        return None
+
+
 def authenticate_token(raw: str) -> SocketIdentity | None:
-    """The active user an access token belongs to, or None (never says why: no oracle)."""
+    """The active user an access token belongs to, or None (never says why: no oracle).
+
+    One database query: the token's user, token version and revocation together."""
     if len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():  # a JWT is ASCII (PyJWT would raise)
         return None
     try:
-        token = RevocableAccessToken(raw)  # signature, expiry, type=access, session/blacklist
+        token = SocketAccessToken(raw)  # signature, expiry, type=access
     except TokenError:
         return None
     user_id = token.get(api_settings.USER_ID_CLAIM)
     if user_id is None:
         return None
-    user = user_with_version(user_id)
-    if user is None or not user.is_active or version_of(token) != user_version(user):
+    if SESSION_CLAIM in token.payload:  # RevocableAccessToken.check_blacklist's rule
+        session = token.payload[SESSION_CLAIM]
+        if session is not None and not isinstance(session, str):
+            return None
+        user = identity_row(user_id, session, None, check=session is not None)
+    else:
+        user = identity_row(user_id, None, token.get(api_settings.JTI_CLAIM))
+    if user is None or user.token_revoked or not user.is_active or version_of(token) != user.token_version_number:
         return None
     jti = token.get(api_settings.JTI_CLAIM)
     return SocketIdentity(user=user, exp=int(token["exp"]), session=session_of(token),

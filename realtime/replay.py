@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import Event
-from .selectors import events_addressed_to
+from .selectors import events_after
 
 GUARD_SECONDS = 60.0
 
@@ -46,11 +46,7 @@ def parse_last_event_id(auth: object) -> int | None | bool:
 
 def events_since(rooms: list[str], last_event_id: int) -> list[tuple[str, dict]]:
     since = timezone.now() - timedelta(hours=settings.REPLAY_RETENTION_HOURS)
-    events = (
-        events_addressed_to(rooms)
-        .filter(pk__gt=last_event_id, created_at__gte=since)
-        .order_by("pk")[: settings.REPLAY_MAX_EVENTS]
-    )
+    events = events_after(rooms, last_event_id, since, settings.REPLAY_MAX_EVENTS)
     return [(e.name, e.payload()) for e in events]
 
 

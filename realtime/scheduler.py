@@ -4,9 +4,10 @@ Every process may run it (and cron may run ``send_reminders`` / ``generer_crenea
 too): the database decides who sends each reminder and who inserts each slot, so
 running it twice never sends or creates anything twice.
 
-Both run on asgiref's shared sync thread (the one database connection the socket
-server's calls use): generation goes one doctor-day at a time, so socket
-authentication and room checks wait at most one day's transaction behind it.
+Both run on asgiref's shared sync thread (one database connection of its own; the socket
+server's calls run on the request threads, ``serving.on_request_thread``): generation
+goes one doctor-day at a time, so whatever else uses that thread waits at most one day's
+transaction behind it.
 """
 
 from __future__ import annotations

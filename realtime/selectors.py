@@ -1,13 +1,28 @@
-"""Reads on the event log: a user's notification centre."""
+"""Reads on the event log (a user's notification centre, a socket's replay) and the socket
+server's token check.
+
+The two reads a socket connect makes (:func:`identity_row`, :func:`events_after`) are
+written in SQL rather than built with the ORM: building and compiling those querysets cost
+~1.2 ms of CPU each, four times the query itself, on every connect (bench/storm.py, a
+reconnect storm, bench/README.md "Reconnect storm"). The SQL is the ORM's own plan
+(same joins, same indexes; EXPLAIN in bench/README.md), portable to SQLite and
+PostgreSQL, and tests/test_replay_selectors.py checks each against its ORM form.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from rendezvous.models import User
 
-from .models import Event, EventRoom, NotificationCursor, NotificationRead
+from .models import Event, EventRoom, NotificationCursor, NotificationRead, RevokedSession, TokenVersion
 from .rooms import auto_rooms
+
+BIGINT = 2**63
 
 
 def events_addressed_to(rooms: list[str]) -> QuerySet[Event]:
@@ -33,3 +48,53 @@ def with_read_state(qs: QuerySet[Event], user: User) -> QuerySet[Event]:
 
 def unread_count(user: User) -> int:
     return with_read_state(notifications_of(user), user).filter(lu=False).count()
+
+
+def events_after(rooms: list[str], last_event_id: int, since: datetime, limit: int) -> list[Event]:
+    """``events_addressed_to(rooms)`` with an id above ``last_event_id``, created at or after
+    ``since``, in id order, at most ``limit``: a reconnecting socket's replay.
+
+    The plan: the event table's primary key from ``last_event_id`` on, each row checked
+    against ``EventRoom``'s (event) index; a storm's sockets are a few events behind."""
+    if not rooms:
+        return []
+    marks = ", ".join(["%s"] * len(rooms))
+    sql = (
+        f"SELECT e.id, e.name, e.type, e.message, e.data, e.notify, e.to_everyone, e.created_at "
+        f"FROM {Event._meta.db_table} e WHERE e.id > %s AND e.created_at >= %s AND (e.to_everyone OR "
+        f"EXISTS (SELECT 1 FROM {EventRoom._meta.db_table} r WHERE r.event_id = e.id AND r.room IN ({marks}))) "
+        f"ORDER BY e.id LIMIT %s"
+    )
+    params = [last_event_id, connection.ops.adapt_datetimefield_value(since), *rooms, limit]
+    return list(Event.objects.raw(sql, params))
+
+
+def identity_row(user_id: object, session: str | None, jti: object, check: bool = True) -> User | None:
+    """The user of a token, in one query, with ``token_version`` (their current token
+    version, 0 without a row) and ``token_revoked`` (the session ``session`` was logged out;
+    without a session, the token ``jti`` was blacklisted; never when ``check`` is False).
+    None when there is no such user or ``user_id`` is not one."""
+    if isinstance(user_id, bool) or not isinstance(user_id, int | str):
+        return None
+    try:
+        pk = int(user_id)
+    except ValueError:
+        return None
+    if not -BIGINT <= pk < BIGINT:
+        return None
+    if not check:
+        revoked, params = "1 = 0", []
+    elif session is not None:
+        revoked = f"EXISTS (SELECT 1 FROM {RevokedSession._meta.db_table} s WHERE s.sid = %s)"
+        params = [session]
+    else:
+        revoked = (f"EXISTS (SELECT 1 FROM {BlacklistedToken._meta.db_table} b "
+                   f"JOIN {OutstandingToken._meta.db_table} o ON o.id = b.token_id WHERE o.jti = %s)")
+        params = [jti if isinstance(jti, str) else str(jti)]
+    user_table = User._meta.db_table
+    sql = (
+        f"SELECT u.*, COALESCE(v.version, 0) AS token_version_number, {revoked} AS token_revoked "
+        f"FROM {user_table} u LEFT JOIN {TokenVersion._meta.db_table} v ON v.user_id = u.id WHERE u.id = %s"
+    )
+    rows = list(User.objects.raw(sql, [*params, pk]))
+    return rows[0] if rows else None

@@ -20,7 +20,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import socketio
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from socketio import packet as sio_packet
 
@@ -287,7 +286,7 @@ def create_server() -> socketio.AsyncServer:
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
         checked_at = time.monotonic()
-        identity = await sync_to_async(authenticate_token)(raw)
+        identity = await serving.on_request_thread(authenticate_token, raw)
         if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
         last_event_id = parse_last_event_id(auth)
@@ -322,7 +321,7 @@ def create_server() -> socketio.AsyncServer:
         if guard is None:
             return
         try:
-            missed = await sync_to_async(events_since)(rooms, last_event_id)
+            missed = await serving.on_request_thread(events_since, rooms, last_event_id)
             for name, payload in missed:
                 await manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
@@ -375,7 +374,7 @@ def create_server() -> socketio.AsyncServer:
         if len(state.joined) >= settings.SOCKETIO_MAX_ROOMS_PER_SOCKET:
             return refuse(ERR_TOO_MANY_ROOMS, room=room)
         if conversation is not None:
-            allowed = await sync_to_async(_may_join)(state.user_id, int(conversation.group(1)))
+            allowed = await serving.on_request_thread(_may_join, state.user_id, int(conversation.group(1)))
             if not allowed:
                 return refuse(ERR_ROOM_FORBIDDEN, room=room)
             if sid not in sockets:  # disconnected while we checked

@@ -10,7 +10,8 @@ to the internals of the libraries underneath:
 - ``handlers``: Django's request handling in one thread hop on kept, bounded threads
   (Django's ``ASGIHandler`` internals);
 - ``gc_policy``: full garbage collections on a schedule; ``sqlite_wal``: WAL checkpoints
-  off the request path (public APIs only: no version check needed);
+  off the request path; ``listen_backlog``: room in the accept queue for a reconnect
+  storm (public APIs only: no version check needed);
 - ``client_errors``: clients' protocol errors logged as rate-limited single lines;
 - ``versions``: the exact upstream versions every patch was written for, and the check.
 
@@ -37,6 +38,8 @@ ONE_FRAME_DELIVERY = "one_frame_delivery"  # one encoded frame written to every 
 ONE_HOP_HANDLER = "one_hop_handler"  # serving/handlers.py instead of Django's ASGIHandler
 
 _installed: set[str] = set()
+# The one-hop handler's kept request threads, once request_handler made it (see on_request_thread).
+_request_threads = None
 
 
 def install(settings) -> frozenset[str]:
@@ -89,12 +92,40 @@ def request_handler(settings):
         return get_asgi_application()
     from .handlers import OneHopASGIHandler
 
-    return OneHopASGIHandler(threads=settings.REQUEST_THREADS, auth_threads=settings.AUTH_REQUEST_THREADS)
+    global _request_threads
+    handler = OneHopASGIHandler(threads=settings.REQUEST_THREADS, auth_threads=settings.AUTH_REQUEST_THREADS)
+    _request_threads = handler.threads
+    return handler
+
+
+async def on_request_thread(fn, *args):
+    """``fn(*args)`` (synchronous, database work) on one of the request threads, in turn
+    with the HTTP requests (FIFO), and its result.
+
+    The socket server's database calls (a connect's token check, its replay, a room
+    check) ran on asgiref's one shared sync thread: one at a time, so a reconnect storm
+    queued thousands of short queries behind each other while the database sat idle. The
+    request threads run them side by side, each on the connection its thread keeps: no
+    connection beyond ``REQUEST_THREADS + 1``. Without the one-hop handler (another Django,
+    tests, commands), asgiref's shared sync thread as before.
+    """
+    from asgiref.sync import sync_to_async
+
+    threads = _request_threads
+    if threads is None:
+        return await sync_to_async(fn)(*args)
+    from .handlers import run_keeping_connection
+
+    async with threads.thread() as executor:
+        return await sync_to_async(run_keeping_connection, thread_sensitive=False, executor=executor)(fn, *args)
 
 
 def start(settings) -> None:
-    """On the serving event loop, once it runs: the GC policy and the SQLite checkpointer."""
-    from . import gc_policy, sqlite_wal
+    """On the serving event loop, once it runs: the GC policy, the SQLite checkpointer and,
+    under daphne, the listen backlog."""
+    from . import daphne_tuning, gc_policy, listen_backlog, sqlite_wal
 
     gc_policy.install(settings.GC_FULL_INTERVAL_SECONDS, settings.GC_FULL_GROWTH_BLOCKS)
     sqlite_wal.start(getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0))
+    if daphne_tuning.under_daphne():
+        listen_backlog.install(settings.LISTEN_BACKLOG)

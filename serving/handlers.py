@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
+from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 
 # The views that hash a password (PBKDF2, ~0.25 s of CPU each): login, sign-up, and any
@@ -110,3 +111,20 @@ class OneHopASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+def run_keeping_connection(fn, *args):
+    """``fn(*args)`` on a request thread outside any request (``serving.on_request_thread``).
+
+    A request's end closes its thread's connection if it broke or is too old
+    (``close_old_connections``, on ``request_finished``); database work done outside a
+    request does the part that matters here without the health-check round trip that
+    follows it: a connection that had an error is tested and closed if unusable, so the
+    thread's next call connects again (a restarted database costs one failed call).
+    """
+    try:
+        return fn(*args)
+    finally:
+        for conn in connections.all(initialized_only=True):
+            if conn.errors_occurred:
+                conn.close_if_unusable_or_obsolete()

@@ -251,3 +251,121 @@ def test_the_checkpointer_starts_once_on_sqlite_files(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True", "False"]
+
+
+# ---- the socket server's database calls on the request threads (serving.on_request_thread) --
+
+
+async def test_socket_database_calls_run_side_by_side_on_the_request_threads(monkeypatch):
+    """A connect's token check and replay used asgiref's one shared sync thread: a storm
+    of reconnects ran them one at a time. On the request threads they overlap, within the
+    same bound (and so the same database connections) as the HTTP requests."""
+    import threading
+
+    import serving
+
+    threads = RequestThreads(2)
+    monkeypatch.setattr(serving, "_request_threads", threads)
+    both_in = threading.Barrier(2, timeout=5)
+    names = []
+
+    def work(value):
+        names.append((threading.current_thread().name, threading.get_ident()))
+        both_in.wait()  # returns only once two calls run at the same time
+        return value * 2
+
+    assert await asyncio.gather(serving.on_request_thread(work, 1), serving.on_request_thread(work, 2)) == [2, 4]
+    assert all(name.startswith("django-request") for name, _ in names) and len(set(names)) == 2
+    assert threads.started == 2 and threads.busy == 0 and len(threads._idle) == 2
+    # a third call waits for a free thread (FIFO with the HTTP requests), then runs
+    async with threads.thread(), threads.thread():
+        third = asyncio.ensure_future(serving.on_request_thread(lambda: "done"))
+        await asyncio.sleep(0.05)
+        assert not third.done()
+    assert await asyncio.wait_for(third, 5) == "done"
+
+
+async def test_without_the_one_hop_handler_socket_database_calls_keep_asgirefs_thread(monkeypatch):
+    import threading
+
+    import serving
+
+    monkeypatch.setattr(serving, "_request_threads", None)
+    name = await serving.on_request_thread(lambda: threading.current_thread().name)
+    assert not name.startswith("django-request")
+
+
+def test_a_connection_that_failed_outside_a_request_is_checked_and_closed(monkeypatch):
+    """No request_finished signal closes a broken connection after socket work: the
+    thread's next call would reuse it and fail again (a restarted database)."""
+    from serving import handlers
+
+    class Conn:
+        def __init__(self, errors: bool) -> None:
+            self.errors_occurred, self.checked = errors, 0
+
+        def close_if_unusable_or_obsolete(self) -> None:
+            self.checked += 1
+
+    broken, fine = Conn(True), Conn(False)
+    every = type("Connections", (), {"all": lambda self, initialized_only: [broken, fine]})
+    monkeypatch.setattr(handlers, "connections", every())
+
+    def fails():
+        raise RuntimeError("server closed the connection unexpectedly")
+
+    with pytest.raises(RuntimeError):
+        handlers.run_keeping_connection(fails)
+    assert broken.checked == 1 and fine.checked == 0  # no health-check round trip for a sound one
+    assert handlers.run_keeping_connection(lambda x: x + 1, 1) == 2 and broken.checked == 2
+
+
+# ---- the listen backlog (serving/listen_backlog.py) -------------------------------------------
+
+
+def accept_queue(port: int) -> int | None:
+    """The backlog of the socket listening on ``port``, as ``ss`` reports it (Send-Q)."""
+    import shutil
+
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, timeout=10).stdout
+    fields = out.split()
+    return int(fields[2]) if len(fields) >= 3 else None
+
+
+def somaxconn() -> int:
+    return int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+
+@pytest.mark.e2e
+def test_widen_gives_each_listening_port_the_backlog_asked_and_no_less():
+    import socket
+
+    from serving import listen_backlog
+
+    class Port:
+        def __init__(self, backlog: int) -> None:
+            self.socket = socket.socket()
+            self.socket.bind(("127.0.0.1", 0))
+            self.socket.listen(backlog)
+            self.backlog = backlog
+            self.number = self.socket.getsockname()[1]
+
+    small, large = Port(50), Port(8192)
+    try:
+        assert accept_queue(small.number) == 50
+        gone = type("Closed", (), {"socket": None, "backlog": 50})()
+        assert listen_backlog.widen([small, large, gone], 4096) == 1  # never narrows, skips a closed one
+        assert small.backlog == 4096 and large.backlog == 8192
+        assert accept_queue(small.number) == min(4096, somaxconn())
+        assert listen_backlog.install(0) == 0  # 0: Twisted's backlog is kept
+    finally:
+        small.socket.close()
+        large.socket.close()
+
+
+def test_the_serving_daphne_listens_with_room_for_a_reconnect_storm(live):
+    """Twisted's listenTCP backlog is 50: a storm of reconnects overflowed it and waited for
+    TCP retransmissions (bench/storm.py)."""
+    assert accept_queue(live.servers[0].port) == min(4096, somaxconn())

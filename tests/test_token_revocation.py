@@ -4,11 +4,19 @@ deactivation ends every session of the user, wherever it happens (service, admin
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from realtime.auth import SESSION_CLAIM, VERSION_CLAIM, RevocableAccessToken, SessionRefreshToken
+from realtime.auth import (
+    SESSION_CLAIM,
+    VERSION_CLAIM,
+    RevocableAccessToken,
+    SessionRefreshToken,
+    authenticate_token,
+)
 from realtime.models import RevokedSession, TokenVersion
 from rendezvous.models import User
 from tests import factories as f
@@ -147,3 +155,65 @@ def test_rest_authentication_still_costs_two_queries():
     with CaptureQueriesContext(connection) as queries:
         assert me(access).status_code == 200
     assert len(queries) == 2, [q["sql"] for q in queries]
+
+
+# ---- the socket server's token check (realtime.auth.authenticate_token) -----------------
+
+
+def socket_check(raw: str):
+    """``authenticate_token`` and the queries it ran."""
+    with CaptureQueriesContext(connection) as queries:
+        identity = authenticate_token(raw)
+    return identity, [q["sql"] for q in queries]
+
+
+def test_a_socket_token_check_is_one_query_for_session_and_minted_tokens():
+    """The user, their token version and the token's revocation (the session's row, or the
+    jti's blacklist row for a token without a session) in one query."""
+    p = f.patient()
+    session = login(p.email)
+    for raw in (session["access"], str(RevocableAccessToken.for_user(p))):
+        identity, queries = socket_check(raw)
+        assert identity is not None and identity.user.pk == p.pk, raw
+        assert len(queries) == 1, queries
+    assert socket_check(session["access"])[0].session == SessionRefreshToken(session["refresh"])[SESSION_CLAIM]
+
+
+def test_a_socket_token_check_refuses_every_revoked_token_in_that_one_query(fast_hashers):
+    p, other = f.patient(), f.patient()
+    ended, kept = login(p.email), login(p.email)
+    assert logout(ended["access"], ended["refresh"]).status_code == 205
+    blacklisted = RevocableAccessToken.for_user(p)
+    blacklisted.blacklist()
+    minted = str(RevocableAccessToken.for_user(p))
+    assert socket_check(kept["access"])[0] is not None
+    for raw in (ended["access"], str(blacklisted)):
+        identity, queries = socket_check(raw)
+        assert identity is None and len(queries) == 1, raw
+    # a revocation of another user's session or token refuses nothing here
+    assert socket_check(minted)[0] is not None and socket_check(str(RevocableAccessToken.for_user(other)))[0]
+    # a password change: every earlier token, session or not, is refused
+    user = User.objects.get(pk=p.pk)
+    user.set_password("An0ther-passphrase")
+    user.save()
+    for raw in (kept["access"], minted):
+        assert socket_check(raw)[0] is None, raw
+    assert socket_check(login(p.email, "An0ther-passphrase")["access"])[0] is not None
+
+
+def test_a_socket_token_check_refuses_inactive_deleted_and_odd_tokens():
+    p, gone = f.patient(), f.patient()
+    inactive = str(RevocableAccessToken.for_user(p))
+    User.objects.filter(pk=p.pk).update(is_active=False)
+    deleted = str(RevocableAccessToken.for_user(gone))
+    gone.delete()
+    odd_session = RevocableAccessToken.for_user(f.patient())
+    odd_session[SESSION_CLAIM] = 5  # signed by us, but a session id that is not a string
+    odd_version = RevocableAccessToken.for_user(f.patient())
+    odd_version[VERSION_CLAIM] = "0"
+    expired = RevocableAccessToken.for_user(f.patient())
+    expired.set_exp(lifetime=timedelta(seconds=-30))
+    for raw in (inactive, deleted, str(odd_session), str(odd_version), str(expired), "x.y.z", "é" * 10):
+        assert socket_check(raw)[0] is None, raw
+    # no query at all for a token that does not verify
+    assert socket_check(str(expired))[1] == [] and socket_check(str(odd_session))[1] == []

@@ -7,6 +7,8 @@
 //   booking  connect N sockets, POST one booking every `intervalMs`, time rendezvous:created
 //            at the patient and rendezvous:new at the doctor
 //   held     connect N sockets, report "ready", hold them `holdSeconds`, report drops
+//   storm    connect N sockets, then on the driver's commands (stdin): prime, down, all
+//            reconnect at once with lastEventId, count replayed/live/lost/duplicated
 //   crowd    connect N sockets, then send every request of `requests` at once (one
 //            connection each); count creneau:conflict per socket; a probe user's GETs
 //            one after the other meanwhile
@@ -343,7 +345,207 @@ async function crowd() {
   });
 }
 
-const modes = { fanout, booking, held, crowd };
+// ---- storm ----------------------------------------------------------------------------
+// Commands arrive as JSON lines on stdin (the driver, bench/storm.py, sequences them):
+//   {"cmd": "prime", "count": k}  wait until every socket got k "prime" broadcasts
+//   {"cmd": "down"}               wait until every socket saw its server go away
+//   {"cmd": "storm", "missed": [eventId...]}  every socket reconnects at once with
+//                                 auth {token, lastEventId} (the auth function, as the
+//                                 web front does); report "connected" then "back"
+//                                 (connected, replayed every missed id, got a live event)
+//   {"cmd": "finish", "expected": [eventId...]}  count lost/duplicated/out-of-order ids
+async function storm() {
+  const n = cfg.sockets;
+  const k = cfg.sourceAddresses ?? 1;
+  const tag = cfg.tag;
+  const kindOf = (msg) => {
+    if (typeof msg !== "string" || !msg.startsWith(tag + " ")) return null;
+    return msg.slice(tag.length + 1).split(" ")[0]; // prime | missed | live
+  };
+  const st = Array.from({ length: n }, () => ({
+    last: null, primed: 0, inStorm: false, ids: [], missedSeen: 0,
+    backAt: NaN, replayedAt: NaN, liveAt: NaN, before: null,
+  }));
+  const socks = new Array(n).fill(null);
+  let missed = new Set();
+  let t0 = 0;
+  let down = 0, stormDisconnects = 0, stormErrors = 0, stormConnected = 0, failedAttempts = 0;
+  const stormErrorMessages = {};
+  let nReplayed = 0, nLive = 0;
+
+  function handlers(i, s) {
+    s.on("notification:general", (p) => {
+      const kind = kindOf(p && p.message);
+      if (!kind || typeof p.eventId !== "number") return;
+      const x = st[i];
+      if (x.last === null || p.eventId > x.last) x.last = p.eventId;
+      if (kind === "prime") { x.primed += 1; return; }
+      if (!x.inStorm) return;
+      x.ids.push(p.eventId);
+      const t = now() - t0;
+      if (kind === "missed" && missed.has(p.eventId)) {
+        x.missedSeen += 1;
+      }
+      if (Number.isNaN(x.replayedAt) && x.missedSeen >= missed.size) { x.replayedAt = t; nReplayed += 1; }
+      if (kind === "live" && Number.isNaN(x.liveAt) && !Number.isNaN(x.replayedAt)) { x.liveAt = t; nLive += 1; }
+    });
+    s.on("disconnect", () => {
+      if (!st[i].inStorm) down += 1;
+      else if (!Number.isNaN(st[i].backAt)) stormDisconnects += 1; // dropped after it was back
+    });
+  }
+
+  // One connection attempt: true once connected; false on connect_error, or when the
+  // transport closes before the CONNECT was answered (the official client then emits
+  // "disconnect", not connect_error: without this an attempt could wait forever).
+  function attempt(i, s) {
+    return new Promise((resolve) => {
+      const done = (value, message) => {
+        s.off("connect", ok); s.off("connect_error", bad); s.off("disconnect", closed);
+        if (message !== undefined) {
+          const book = st[i].inStorm ? stormErrorMessages : connectErrorMessages;
+          book[message] = (book[message] || 0) + 1;
+        }
+        resolve(value);
+      };
+      const ok = () => done(true);
+      const bad = (err) => done(false, String(err && err.message));
+      const closed = (reason) => done(false, `closed before connected: ${reason}`);
+      s.once("connect", ok);
+      s.once("connect_error", bad);
+      s.once("disconnect", closed);
+    });
+  }
+
+  function open(i) {
+    const token = cfg.tokens ? cfg.tokens[i] : undefined;
+    const opts = {
+      transports: ["websocket"], forceNew: true, reconnection: false,
+      timeout: cfg.connectTimeoutMs ?? 60000,
+      auth: (cb) => {
+        const a = token ? { token } : {};
+        if (st[i].last !== null) a.lastEventId = st[i].last;
+        cb(a);
+      },
+    };
+    if (k > 1) opts.localAddress = `127.0.0.${2 + (i % k)}`;
+    const s = io(cfg.urls[0], opts);
+    handlers(i, s);
+    return s;
+  }
+
+  // Initial connection, bounded concurrency (not measured as the storm).
+  const tInit = now();
+  let next = 0;
+  async function worker() {
+    while (next < n && Date.now() < hardDeadline) {
+      const i = next++;
+      const s = open(i);
+      if (await attempt(i, s)) socks[i] = s; else { connectErrors += 1; s.close(); }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(cfg.connectConcurrency ?? 100, n) }, worker));
+  const connected = socks.filter(Boolean).length;
+  emit({ event: "ready", connected, connectSeconds: (now() - tInit) / 1000, connectErrors, connectErrorMessages });
+
+  const waitFor = async (cond, ms) => {
+    const until = now() + ms;
+    while (!cond() && now() < until && Date.now() < hardDeadline) await sleep(20);
+    return cond();
+  };
+  const live = () => socks.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
+  let cpu0 = null;
+  const commands = { async prime(c) {
+      const ok = await waitFor(() => live().every((i) => st[i].primed >= c.count), c.timeoutMs ?? 60000);
+      const lasts = new Set(live().map((i) => st[i].last));
+      emit({ event: "primed", ok, primed: live().filter((i) => st[i].primed >= c.count).length, distinctLast: lasts.size });
+    },
+    async down(c) {
+      const ok = await waitFor(() => down >= live().length, c.timeoutMs ?? 60000);
+      emit({ event: "down", ok, down });
+    },
+    async storm(c) {
+      missed = new Set(c.missed || []);
+      const targets = live();
+      for (const i of targets) { st[i].inStorm = true; st[i].before = st[i].last; }
+      cpu0 = process.cpuUsage();
+      t0 = now();
+      const conc = cfg.stormConcurrency || targets.length;
+      let j = 0;
+      const times = [];
+      // As the official client's reconnection does (reconnectionDelay 1 s doubling to 5 s,
+      // randomizationFactor 0.5) when cfg.retry: a failed attempt is tried again until
+      // the storm's deadline; every failed attempt is counted, a socket never back is an error.
+      const deadline = t0 + (c.timeoutMs ?? 240000);
+      const backoff = (k) => Math.min(5000, 1000 * 2 ** k) * (0.5 + Math.random());
+      async function stormOne(i) {
+        const s = socks[i];
+        for (let k = 0; ; k++) {
+          s.connect();
+          if (await attempt(i, s)) {
+            st[i].backAt = now() - t0; times.push(st[i].backAt); stormConnected += 1;
+            if (missed.size === 0 && Number.isNaN(st[i].replayedAt)) { st[i].replayedAt = st[i].backAt; nReplayed += 1; }
+            return;
+          }
+          failedAttempts += 1;
+          s.disconnect();
+          if (!cfg.retry || now() + backoff(k) > deadline) { stormErrors += 1; return; }
+          await sleep(backoff(k));
+        }
+      }
+      async function stormWorker() {
+        while (j < targets.length) await stormOne(targets[j++]);
+      }
+      await Promise.all(Array.from({ length: Math.min(conc, targets.length) }, stormWorker));
+      emit({ event: "connected", connected: stormConnected, errors: stormErrors, failedAttempts,
+             errorMessages: stormErrorMessages,
+             seconds: (now() - t0) / 1000, connectMs: summary(times) });
+      const ok = await waitFor(() => nLive >= stormConnected, c.timeoutMs ?? 240000);
+      const replayed = targets.filter((i) => !Number.isNaN(st[i].replayedAt)).map((i) => st[i].replayedAt);
+      const lived = targets.filter((i) => !Number.isNaN(st[i].liveAt)).map((i) => st[i].liveAt);
+      const cpu = process.cpuUsage(cpu0);
+      emit({ event: "back", ok, seconds: (now() - t0) / 1000, replayed: replayed.length, live: lived.length,
+             replayedMs: summary(replayed), liveMs: summary(lived), clientCpu: (cpu.user + cpu.system) / 1e6 });
+    },
+    async finish(c) {
+      const expected = Array.from(c.expected || []).sort((a, b) => a - b);
+      let lost = 0, dup = 0, outOfOrder = 0, unexpected = 0, checked = 0;
+      for (const i of live()) {
+        const x = st[i];
+        if (Number.isNaN(x.backAt)) continue;
+        checked += 1;
+        const mine = expected.filter((id) => x.before === null || id > x.before);
+        const want = new Set(mine);
+        const seen = new Map();
+        let prev = -Infinity;
+        for (const id of x.ids) {
+          seen.set(id, (seen.get(id) || 0) + 1);
+          if (id < prev) outOfOrder += 1;
+          prev = Math.max(prev, id);
+          if (!want.has(id)) unexpected += 1;
+        }
+        for (const id of mine) if (!seen.has(id)) lost += 1;
+        for (const v of seen.values()) if (v > 1) dup += v - 1;
+      }
+      const alive = socks.filter((s) => s && s.connected).length;
+      emit({ event: "result", mode: "storm", sockets: n, checked, expected: expected.length, lost, dup, outOfOrder,
+             unexpected, alive, stormDisconnects, stormErrors, stormErrorMessages });
+      closeAll2();
+    },
+  };
+  function closeAll2() { for (const s of socks) if (s) s.close(); }
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    let c;
+    try { c = JSON.parse(line); } catch { continue; }
+    if (!commands[c.cmd]) { emit({ event: "error", error: `unknown command ${c.cmd}` }); continue; }
+    await commands[c.cmd](c);
+    if (c.cmd === "finish") break;
+  }
+}
+
+const modes = { fanout, booking, held, crowd, storm };
 try {
   await modes[cfg.mode]();
 } catch (err) {
