@@ -5,35 +5,16 @@ Super admins see every row; a practice admin their practice's doctors' rows; a d
 their own agenda's, view only (``admin_portee``). Rows name a patient: list and detail
 pages are written to the access log."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils import timezone
 
 from audit import journal
 from audit.admin import JournaliseAdmin
-from medical_booking.errors import DomainError
-from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, role_admin
+from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, du_cabinet, par_service, role_admin
 from rendezvous.models import Role
 
 from . import services
 from .models import InscriptionAttente, Retenue
-
-
-def _du_cabinet(qs, user, champ_medecin: str):
-    """Rows of the user's practice (a practice admin) or of their own agenda (a doctor)."""
-    if user.role == Role.MEDECIN:
-        return qs.filter(**{f"{champ_medecin}_id": user.pk})
-    return qs.filter(**{f"{champ_medecin}__cabinet_id": user.cabinet_id})
-
-
-def _par_service(modeladmin, request, objets, appel, verbe: str) -> None:
-    done = 0
-    for obj in objets:
-        try:
-            appel(obj)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj} : {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, f"{done} {verbe}.", messages.SUCCESS)
 
 
 class _LectureSeule(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
@@ -93,7 +74,7 @@ class OffreFilter(admin.SimpleListFilter):
 @admin.action(description="Libérer les créneaux retenus sélectionnés", permissions=["agir"])
 def liberer(modeladmin, request, queryset):
     vivantes = queryset.filter(active=True, expire_at__gt=timezone.now()).select_related("patient", "creneau")
-    _par_service(
+    par_service(
         modeladmin,
         request,
         vivantes,
@@ -113,7 +94,7 @@ class RetenueAdmin(_LectureSeule):
     actions = [liberer]
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "creneau__medecin")
+        return du_cabinet(qs, user, "creneau__medecin")
 
     @admin.display(description="origine", ordering="offre")
     def origine(self, obj: Retenue) -> str:
@@ -123,7 +104,7 @@ class RetenueAdmin(_LectureSeule):
 @admin.action(description="Retirer de la liste d'attente les inscriptions sélectionnées", permissions=["agir"])
 def retirer(modeladmin, request, queryset):
     actives = queryset.filter(active=True).select_related("patient")
-    _par_service(
+    par_service(
         modeladmin,
         request,
         actives,
@@ -153,4 +134,4 @@ class InscriptionAttenteAdmin(_LectureSeule):
     actions = [retirer]
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "medecin")
+        return du_cabinet(qs, user, "medecin")

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from audit import journal
 from audit.admin import JournaliseAdmin
-from medical_booking.errors import DomainError
 
 from . import agenda, policies, services
 from .admin_portee import (
@@ -23,6 +22,8 @@ from .admin_portee import (
     MedecinFilter,
     MedecinRendezVousFilter,
     PorteeCabinetAdmin,
+    du_cabinet,
+    par_service,
     role_admin,
 )
 from .models import (
@@ -46,25 +47,6 @@ admin.site.index_title = "Administration"
 
 def _local(value, cabinet: Cabinet) -> str:
     return f"{timezone.localtime(value, cabinet.tzinfo):%d/%m/%Y %H:%M}"
-
-
-def _du_cabinet(qs, user: User, champ_medecin: str):
-    """Rows of the user's practice (a practice admin) or of their own agenda (a doctor)."""
-    if user.role == Role.MEDECIN:
-        return qs.filter(**{f"{champ_medecin}_id": user.pk})
-    return qs.filter(**{f"{champ_medecin}__cabinet_id": user.cabinet_id})
-
-
-def _services(modeladmin, request, objets, appel, verbe: str) -> None:
-    """Run a service on each selected object; a refusal is reported, the others go on."""
-    done = 0
-    for obj in objets:
-        try:
-            appel(obj)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj} : {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, f"{done} {verbe}.", messages.SUCCESS)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -221,7 +203,7 @@ class DisponibiliteFilter(admin.SimpleListFilter):
 
 @admin.action(description="Retirer les créneaux libres sélectionnés")
 def retirer(modeladmin, request, queryset):
-    _services(modeladmin, request, queryset.select_related("medecin__cabinet"),
+    par_service(modeladmin, request, queryset.select_related("medecin__cabinet"),
               lambda c: services.withdraw_creneau(acteur=request.user, creneau=c), "créneau(x) retiré(s)")
 
 
@@ -236,7 +218,7 @@ class CreneauAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
     actions = [retirer]
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "medecin")
+        return du_cabinet(qs, user, "medecin")
 
     @admin.display(description="début", ordering="debut")
     def debut_local(self, obj):
@@ -257,7 +239,7 @@ class HoraireAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
     list_select_related = ["medecin__user"]
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "medecin")
+        return du_cabinet(qs, user, "medecin")
 
     def has_add_permission(self, request):
         return False
@@ -289,7 +271,7 @@ class AbsenceForm(forms.ModelForm):
 
 @admin.action(description="Supprimer les absences sélectionnées (et régénérer leurs créneaux)")
 def supprimer_absences(modeladmin, request, queryset):
-    _services(modeladmin, request, queryset.select_related("medecin__cabinet"),
+    par_service(modeladmin, request, queryset.select_related("medecin__cabinet"),
               lambda a: agenda.supprimer_absence(acteur=request.user, absence=a), "absence(s) supprimée(s)")
 
 
@@ -307,7 +289,7 @@ class AbsenceAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
     portee_admincabinet = frozenset({VIEW, ADD, DELETE})
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "medecin")
+        return du_cabinet(qs, user, "medecin")
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -358,7 +340,7 @@ class MotifAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
     portee_admincabinet = frozenset({VIEW, ADD, CHANGE})
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "medecin")
+        return du_cabinet(qs, user, "medecin")
 
     def has_delete_permission(self, request, obj=None):
         return self.est_super(request) and super().has_delete_permission(request, obj)
@@ -369,13 +351,13 @@ class MotifAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
 
 @admin.action(description="Confirmer les rendez-vous sélectionnés")
 def confirmer(modeladmin, request, queryset):
-    _services(modeladmin, request, queryset.select_related("creneau__medecin", "patient"),
+    par_service(modeladmin, request, queryset.select_related("creneau__medecin", "patient"),
               lambda r: services.confirm_rendezvous(acteur=request.user, rdv=r), "rendez-vous confirmé(s)")
 
 
 @admin.action(description="Annuler les rendez-vous sélectionnés")
 def annuler(modeladmin, request, queryset):
-    _services(modeladmin, request, queryset.select_related("creneau__medecin", "patient"),
+    par_service(modeladmin, request, queryset.select_related("creneau__medecin", "patient"),
               lambda r: services.cancel_rendezvous(acteur=request.user, rdv=r), "rendez-vous annulé(s)")
 
 
@@ -397,7 +379,7 @@ class RendezVousAdmin(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
     journal_objet_type = journal.TypeObjet.RENDEZVOUS
 
     def portee(self, qs, user):
-        return _du_cabinet(qs, user, "creneau__medecin")
+        return du_cabinet(qs, user, "creneau__medecin")
 
     def journal_patients(self, objs):
         return journal.par_patient((r.patient_id, r.pk) for r in objs)

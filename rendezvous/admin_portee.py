@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from audit.admin import est_super_admin
+from medical_booking.errors import DomainError
 
 from .models import STAFF_ROLES, Medecin, Role, User
 
@@ -221,3 +222,24 @@ class MedecinFilter(admin.SimpleListFilter):
 
 class MedecinRendezVousFilter(MedecinFilter):
     champ = "creneau__medecin_id"
+
+
+def du_cabinet(qs: QuerySet, user: User, champ_medecin: str) -> QuerySet:
+    """Rows of the user's practice (a practice admin) or of their own agenda (a doctor);
+    ``champ_medecin`` is the path from the row to its doctor."""
+    if user.role == Role.MEDECIN:
+        return qs.filter(**{f"{champ_medecin}_id": user.pk})
+    return qs.filter(**{f"{champ_medecin}__cabinet_id": user.cabinet_id})
+
+
+def par_service(modeladmin, request: HttpRequest, objets, appel, verbe: str) -> None:
+    """A list action: a service on each selected object; a refusal is reported (its French
+    message), the others go on."""
+    done = 0
+    for obj in objets:
+        try:
+            appel(obj)
+            done += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj} : {exc.message}", messages.WARNING)
+    modeladmin.message_user(request, f"{done} {verbe}.", messages.SUCCESS)
