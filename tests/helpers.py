@@ -133,3 +133,8 @@ def ids(response) -> list[int]:
     data = body(response)
     assert response.status_code == 200, data
     return [item["id"] for item in data["results"]]
+
+
+# French month names, as Intl.DateTimeFormat('fr-FR') writes them (the front's dates).
+MOIS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+        "novembre", "décembre"]

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from .helpers import MOIS as MONTHS
 from .live import http, login, start_stack
 from .test_browser import ARTIFACTS, browser, go, shot  # noqa: F401  (browser: a fixture)
 from .test_browser_practice import fits_the_width, no_errors_but, no_serious_axe_violations
@@ -28,20 +29,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PASSWORD = "demo1234"
 HOLD_SECONDS = 12
 PHONE = {"width": 390, "height": 844}
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 MAKE_PRACTICE = """
 import json

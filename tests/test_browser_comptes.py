@@ -19,6 +19,7 @@ from datetime import date, timedelta
 import pytest
 
 from .conftest import has_postgres
+from .helpers import MOIS
 from .live import http, login, start_stack
 from .test_browser import ARTIFACTS, browser, go, shot  # noqa: F401  (browser: a fixture)
 from .test_browser_practice import fits_the_width, no_errors_but, no_serious_axe_violations
@@ -29,20 +30,6 @@ PHONE = {"width": 390, "height": 844}
 US = {"locale": "en-US", "timezoneId": "America/New_York"}
 PASSWORD = "Un-mot-de-passe-solide-1"
 JOURS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-MOIS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 CLAIM = "Un e-mail vous a été envoyé pour rattacher votre dossier."
 
 
