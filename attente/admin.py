@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from audit import journal
-from audit.admin import JournaliseAdmin
+from audit.admin import JournaliseAdmin, LectureSeule
 from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, du_cabinet, par_service, role_admin
 from rendezvous.models import Role
 
@@ -17,7 +17,7 @@ from . import services
 from .models import InscriptionAttente, Retenue
 
 
-class _LectureSeule(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
+class _LectureSeule(LectureSeule, PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
     portee_admincabinet = frozenset({VIEW})
     portee_medecin = frozenset({VIEW})
     journal_objet_type = journal.TypeObjet.PATIENT
@@ -27,15 +27,6 @@ class _LectureSeule(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
 
     def has_agir_permission(self, request):
         return role_admin(request) in (SUPER, Role.ADMINCABINET)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EnVigueurFilter(admin.SimpleListFilter):

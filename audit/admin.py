@@ -23,8 +23,22 @@ def est_super_admin(request: HttpRequest) -> bool:
                 and (user.is_superuser or getattr(user, "role", None) == Role.SUPERADMIN))
 
 
+class LectureSeule:
+    """First base of a ModelAdmin whose rows only services write (logs, outbox, holds):
+    nobody adds, edits or deletes them in the admin; list actions go through services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(JournalAcces)
-class JournalAccesAdmin(admin.ModelAdmin):
+class JournalAccesAdmin(LectureSeule, admin.ModelAdmin):
     """Who accessed patient X: ``?patient=X``; what user Y did: ``?acteur=Y`` (both indexed)."""
 
     list_display = ["horodatage", "acteur_lien", "acteur_role", "action", "objet_type", "objet_ids",
@@ -41,15 +55,6 @@ class JournalAccesAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return est_super_admin(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _filtre(self, field: str, value, label) -> str:
         url = reverse("admin:audit_journalacces_changelist")

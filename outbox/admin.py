@@ -6,7 +6,7 @@ carries a patient's message: list and detail pages are written to the access log
 from django.contrib import admin, messages
 
 from audit import journal
-from audit.admin import JournaliseAdmin
+from audit.admin import JournaliseAdmin, LectureSeule
 from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, role_admin
 from rendezvous.models import Role
 
@@ -26,7 +26,7 @@ def renvoyer(modeladmin, request, queryset):
 
 
 @admin.register(Envoi)
-class EnvoiAdmin(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
+class EnvoiAdmin(LectureSeule, PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
     list_display = ["id", "created_at", "canal", "type", "destinataire", "statut", "tentatives",
                     "prochain_essai", "envoye_at", "erreur_courte"]
     list_filter = ["statut", "canal", "type"]
@@ -49,15 +49,6 @@ class EnvoiAdmin(PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
 
     def has_renvoyer_permission(self, request):
         return role_admin(request) in (SUPER, Role.ADMINCABINET)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="dernière erreur")
     def erreur_courte(self, obj):

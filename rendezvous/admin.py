@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from audit import journal
-from audit.admin import JournaliseAdmin
+from audit.admin import JournaliseAdmin, LectureSeule
 
 from . import agenda, policies, services
 from .admin_portee import (
@@ -230,7 +230,7 @@ class CreneauAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
 
 
 @admin.register(Horaire)
-class HoraireAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
+class HoraireAdmin(LectureSeule, PorteeCabinetAdmin, admin.ModelAdmin):
     """Read-only here for everyone: the week is replaced as a whole through the agenda
     screen (``PUT /api/medecins/{id}/horaires/``), which also regenerates the slots."""
 
@@ -240,15 +240,6 @@ class HoraireAdmin(PorteeCabinetAdmin, admin.ModelAdmin):
 
     def portee(self, qs, user):
         return du_cabinet(qs, user, "medecin")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AbsenceForm(forms.ModelForm):
