@@ -446,8 +446,11 @@ export function mount(view, ctx, params) {
     if (!hold) return;
     const button = panel.querySelector('#hold-again');
     if (button) button.disabled = true;
+    // Ours while the request runs: its creneau:unavailable may arrive before the answer.
+    state.holding = hold.slot.id;
     try {
       const held = await api('POST', `creneaux/${hold.slot.id}/hold/`);
+      state.holding = null;
       Object.assign(hold, { expireAt: new Date(held.expire_at), expireIso: held.expire_at, offre: held.offre, warned: false, lapsed: false });
       clear(panel.querySelector('#hold-lapsed')).hidden = true;
       const confirm = panel.querySelector('#book-confirm');
@@ -455,6 +458,7 @@ export function mount(view, ctx, params) {
       startCountdown();
       focusPanel();
     } catch (error) {
+      state.holding = null;
       const slot = hold.slot;
       stopHold();
       closePanel();
