@@ -135,6 +135,28 @@ def ids(response) -> list[int]:
     return [item["id"] for item in data["results"]]
 
 
+def bearer(access: str):
+    """An API client sending this access token."""
+    client = f.client_for()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def login(email: str, password: str = f.PASSWORD) -> dict:
+    """The token pair of a log-in that must succeed."""
+    r = f.client_for().post("/api/auth/token/", {"email": email, "password": password}, format="json")
+    assert r.status_code == 200, r.content
+    return body(r)
+
+
+def refresh(token: str):
+    return f.client_for().post("/api/auth/token/refresh/", {"refresh": token}, format="json")
+
+
+def me(access: str):
+    return bearer(access).get("/api/me/")
+
+
 # French month names, as Intl.DateTimeFormat('fr-FR') writes them (the front's dates).
 MOIS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
         "novembre", "décembre"]

@@ -11,7 +11,7 @@ from realtime.auth import RevocableAccessToken
 from rendezvous.models import Role, User
 from tests import factories as f
 from tests import helpers
-from tests.helpers import assert_error, body, unchanged
+from tests.helpers import assert_error, bearer, body, unchanged
 
 pytestmark = pytest.mark.django_db
 fast_hashers, world = helpers.fast_hashers, helpers.world  # fixtures
@@ -21,12 +21,6 @@ ME_FIELDS = {"id", "email", "first_name", "last_name", "telephone", "role", "cab
 
 def login(email, password=f.PASSWORD):
     return f.client_for().post("/api/auth/token/", {"email": email, "password": password}, format="json")
-
-
-def bearer(token: str):
-    client = f.client_for()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 # --- token -------------------------------------------------------------------------------

@@ -17,32 +17,12 @@ from realtime.models import TokenVersion
 from rendezvous.models import Role, User
 from tests import factories as f
 from tests import helpers
-from tests.helpers import assert_error, body, unchanged
+from tests.helpers import assert_error, bearer, body, login, me, refresh, unchanged
 
 pytestmark = pytest.mark.django_db
 fast_hashers, world = helpers.fast_hashers, helpers.world  # fixtures
 
 NEW_PASSWORD = "Un-n0uveau-mot-de-passe"
-
-
-def login(email, password=f.PASSWORD) -> dict:
-    r = f.client_for().post("/api/auth/token/", {"email": email, "password": password}, format="json")
-    assert r.status_code == 200, r.content
-    return body(r)
-
-
-def bearer(access: str):
-    client = f.client_for()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
-
-
-def me(access: str):
-    return bearer(access).get("/api/me/")
-
-
-def refresh(token: str):
-    return f.client_for().post("/api/auth/token/refresh/", {"refresh": token}, format="json")
 
 
 def change_password(access: str, payload, **extra):

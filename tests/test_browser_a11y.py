@@ -20,9 +20,10 @@ import uuid
 
 import pytest
 
+from .browser import sign_in as browser_sign_in
 from .live import http
 from .test_browser import ARTIFACTS, browser, go  # noqa: F401  (browser: a fixture)
-from .test_browser_practice import PASSWORD, far_day, no_errors_but, practice, publish  # noqa: F401
+from .test_browser_practice import far_day, no_errors_but, practice, publish  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -40,12 +41,7 @@ def open_page(browser, name: str, url: str, width: int):  # noqa: F811
 
 
 def sign_in(browser, name: str, url: str, email: str, width: int):  # noqa: F811
-    page = open_page(browser, name, url, width)
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")
-    page.wait('#live[data-live="on"]')
-    return page
+    return browser_sign_in(browser, name, url, email, viewport={"width": width, "height": 800})
 
 
 def settle(page) -> None:

@@ -22,7 +22,7 @@ import pytest
 from .helpers import MOIS as MONTHS
 from .live import http, login, start_stack
 from .test_browser import ARTIFACTS, browser, go, shot  # noqa: F401  (browser: a fixture)
-from .test_browser_practice import fits_the_width, no_errors_but, no_serious_axe_violations
+from .test_browser_practice import fits_the_width, no_errors_but, no_serious_axe_violations, publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -78,22 +78,6 @@ def short_holds(tmp_path_factory):
 def far_day() -> str:
     d = date.today() + timedelta(days=400 + uuid.uuid4().int % 2000)
     return (d - timedelta(days=d.weekday() - 2)).isoformat()  # a Wednesday
-
-
-def publish(practice, doctor: dict, day: str, *hours: str) -> list[int]:
-    ids = []
-    for hour in hours:
-        hh, mm = map(int, hour.split(":"))
-        end = f"{hh + (mm + 30) // 60:02d}:{(mm + 30) % 60:02d}"
-        status, body = http(
-            "POST",
-            f"{practice['url']}/api/creneaux/",
-            {"debut": f"{day}T{hour}:00", "fin": f"{day}T{end}:00"},
-            doctor["access"],
-        )
-        assert status == 201, body
-        ids.append(body["id"])
-    return ids
 
 
 def sign_in(browser, name: str, url: str, email: str, *, viewport: dict | None = None):  # noqa: F811

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from .browser import sign_in as browser_sign_in
 from .conftest import has_postgres
 from .helpers import MOIS
 from .live import http, login, start_stack
@@ -63,13 +64,7 @@ def open_page(browser, name: str, url: str, path: str = "/", **options):  # noqa
 
 
 def sign_in(browser, name: str, url: str, address: str, password: str = PASSWORD, **options):  # noqa: F811
-    page = open_page(browser, name, url, **options)
-    page.wait("#login-form")
-    page.fill("#email", address)
-    page.fill("#password", password)
-    page.press("#password", "Enter")
-    page.wait('#live[data-live="on"]')
-    return page
+    return browser_sign_in(browser, name, url, address, password, viewport=PHONE, **options)
 
 
 def checked(page, where: str) -> None:

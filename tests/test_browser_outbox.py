@@ -8,23 +8,13 @@ import urllib.request
 import icalendar
 import pytest
 
+from .browser import sign_in
 from .live import http
 from .test_browser import browser, day, shot, site  # noqa: F401  (fixtures)
 from .test_browser_practice import no_serious_axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PHONE = {"width": 360, "height": 740}
-
-
-def sign_in_small(browser, name: str, site, email: str):  # noqa: F811
-    page = browser.page(name, viewport=PHONE)
-    page.goto(site["url"] + "/")
-    page.wait("#login-form")
-    page.fill("#email", email)
-    page.fill("#password", "demo1234")
-    page.press("#password", "Enter")
-    page.wait('#live[data-live="on"]')
-    return page
 
 
 def no_horizontal_scroll(page) -> None:
@@ -41,7 +31,7 @@ def test_preferences_screen_and_the_ics_button(browser, site, day):  # noqa: F81
     status, rdv = http("POST", f"{site['url']}/api/rendezvous/", {"creneau": day["s1"]}, token)
     assert status == 201, rdv
 
-    page = sign_in_small(browser, "prefs", site, "chloe@demo.fr")
+    page = sign_in(browser, "prefs", site["url"], "chloe@demo.fr", viewport=PHONE)
     page.eval("window.location.hash = '#/preferences'")
     page.wait('#prefs-kinds fieldset[data-kind="rappel"]')
     no_horizontal_scroll(page)
@@ -108,7 +98,7 @@ def test_a_doctor_subscribes_to_their_agenda(browser, site, day):  # noqa: F811
     token = site["users"]["bob@demo.fr"]["access"]
     status, rdv = http("POST", f"{site['url']}/api/rendezvous/", {"creneau": day["s2"]}, token)
     assert status == 201, rdv
-    page = sign_in_small(browser, "doctor-agenda", site, "dr.bernard@demo.fr")
+    page = sign_in(browser, "doctor-agenda", site["url"], "dr.bernard@demo.fr", viewport=PHONE)
     page.eval("window.location.hash = '#/preferences'")
     page.wait("#calendar-make")
     assert page.count("#prefs-kinds") == 0  # no e-mail/SMS choices for a doctor

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from .browser import sign_in
 from .live import http, login
 from .test_browser import browser, go, no_errors, shot  # noqa: F401  (browser: a fixture)
 
@@ -78,17 +79,6 @@ def publish(practice, doctor: dict, day: str, *hours: str) -> list[int]:
 def far_day(offset: int) -> str:
     d = date.today() + timedelta(days=500 + offset + uuid.uuid4().int % 2000)
     return (d - timedelta(days=d.weekday() - 1)).isoformat()  # a Tuesday
-
-
-def sign_in(browser, name: str, url: str, email: str, *, viewport: dict | None = None):  # noqa: F811
-    page = browser.page(name, **({"viewport": viewport} if viewport else {}))
-    page.goto(url + "/")
-    page.wait("#login-form")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")  # the keyboard signs in
-    page.wait('#live[data-live="on"]')
-    return page
 
 
 def choose_doctor(page, doctor_id: int) -> None:

@@ -21,32 +21,14 @@ from realtime.models import RevokedSession, TokenVersion
 from rendezvous.models import User
 from tests import factories as f
 from tests import helpers
-from tests.helpers import assert_error, body
+from tests.helpers import assert_error, bearer, body, login, me, refresh
 
 pytestmark = pytest.mark.django_db
 fast_hashers = helpers.fast_hashers  # fixture
 
 
-def login(email, password=f.PASSWORD) -> dict:
-    r = f.client_for().post("/api/auth/token/", {"email": email, "password": password}, format="json")
-    assert r.status_code == 200, r.content
-    return body(r)
-
-
-def refresh(token: str):
-    return f.client_for().post("/api/auth/token/refresh/", {"refresh": token}, format="json")
-
-
-def me(access: str):
-    client = f.client_for()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client.get("/api/me/")
-
-
 def logout(access: str, refresh_token: str):
-    client = f.client_for()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client.post("/api/auth/logout/", {"refresh": refresh_token}, format="json")
+    return bearer(access).post("/api/auth/logout/", {"refresh": refresh_token}, format="json")
 
 
 def test_login_opens_a_session_that_refresh_keeps():

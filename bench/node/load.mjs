@@ -52,9 +52,9 @@ let disconnects = 0;
 const connectErrorMessages = {};
 const eventCounts = {}; // every event received, by name (config.countEvents)
 
-function openSocket(i, onEvent) {
+// Socket i's URL, token and client options (every mode's; `auth` the storm's function).
+function socketOf(i, auth) {
   const urls = cfg.urls;
-  const url = urls[i % urls.length];
   const token = cfg.tokens ? cfg.tokens[i % cfg.tokens.length] : undefined;
   const k = cfg.sourceAddresses ?? 1;
   const opts = {
@@ -62,11 +62,15 @@ function openSocket(i, onEvent) {
     forceNew: true,
     reconnection: false,
     timeout: cfg.connectTimeoutMs ?? 60000,
-    auth: token ? { token } : {},
+    auth: auth ? (cb) => auth(token, cb) : token ? { token } : {},
   };
   if (k > 1) opts.localAddress = `127.0.0.${2 + (i % k)}`;
+  return io(urls[i % urls.length], opts);
+}
+
+function openSocket(i, onEvent) {
   return new Promise((resolve) => {
-    const s = io(url, opts);
+    const s = socketOf(i);
     for (const [name, fn] of Object.entries(onEvent(i))) s.on(name, fn);
     if (cfg.countEvents) s.onAny((name) => { eventCounts[name] = (eventCounts[name] || 0) + 1; });
     s.once("connect", () => {
@@ -356,7 +360,6 @@ async function crowd() {
 //   {"cmd": "finish", "expected": [eventId...]}  count lost/duplicated/out-of-order ids
 async function storm() {
   const n = cfg.sockets;
-  const k = cfg.sourceAddresses ?? 1;
   const tag = cfg.tag;
   const kindOf = (msg) => {
     if (typeof msg !== "string" || !msg.startsWith(tag + " ")) return null;
@@ -366,7 +369,8 @@ async function storm() {
     last: null, primed: 0, inStorm: false, ids: [], missedSeen: 0,
     backAt: NaN, replayedAt: NaN, liveAt: NaN, before: null,
   }));
-  const socks = new Array(n).fill(null);
+  const socks = sockets; // the module's array: closeAll() closes the storm's sockets too
+  for (let i = 0; i < n; i++) socks.push(null);
   let missed = new Set();
   let t0 = 0;
   let down = 0, stormDisconnects = 0, stormErrors = 0, stormConnected = 0, failedAttempts = 0;
@@ -418,18 +422,11 @@ async function storm() {
   }
 
   function open(i) {
-    const token = cfg.tokens ? cfg.tokens[i] : undefined;
-    const opts = {
-      transports: ["websocket"], forceNew: true, reconnection: false,
-      timeout: cfg.connectTimeoutMs ?? 60000,
-      auth: (cb) => {
-        const a = token ? { token } : {};
-        if (st[i].last !== null) a.lastEventId = st[i].last;
-        cb(a);
-      },
-    };
-    if (k > 1) opts.localAddress = `127.0.0.${2 + (i % k)}`;
-    const s = io(cfg.urls[0], opts);
+    const s = socketOf(i, (token, cb) => {
+      const a = token ? { token } : {};
+      if (st[i].last !== null) a.lastEventId = st[i].last;
+      cb(a);
+    });
     handlers(i, s);
     return s;
   }
@@ -530,10 +527,9 @@ async function storm() {
       const alive = socks.filter((s) => s && s.connected).length;
       emit({ event: "result", mode: "storm", sockets: n, checked, expected: expected.length, lost, dup, outOfOrder,
              unexpected, alive, stormDisconnects, stormErrors, stormErrorMessages });
-      closeAll2();
+      closeAll();
     },
   };
-  function closeAll2() { for (const s of socks) if (s) s.close(); }
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
