@@ -6,8 +6,8 @@ import {
   addDays, clear, errorMessage, flash, formatDay, formatInZone, formatSlot, h, localDate, localTime, mondayOf,
   personName, toast, today,
 } from '../ui.js';
+import { formatTime, zoneOf } from '../dates.js';
 import { motifLabel, motifsOf } from './bookfor.js';
-import { untilTime } from './bookings.js';
 
 // The practice's rules as a patient reads them before booking (SPEC "Practice workflow").
 export function rulesNotes(medecin, slot) {
@@ -402,7 +402,7 @@ export function mount(view, ctx, params) {
     // A hold of a minute or less is said in seconds, and not warned about again.
     hold.warned = left <= 60000;
     panel.querySelector('#hold-announce').textContent = hold.offre
-      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${untilTime(hold.expireIso, hold.slot.timezone)}.`
+      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${formatTime(hold.expireIso, zoneOf(hold.slot))}.`
       : `Créneau réservé pour vous pendant ${hold.warned ? `${Math.ceil(left / 1000)} secondes` : `${Math.round(left / 60000)} minutes`}.`;
     tick();
     clearInterval(hold.timer);
