@@ -322,7 +322,7 @@ export function mount(view, ctx, params) {
     stopHold();
     const fresh = { ...slot, ...held.creneau };
     if (inWeek({ ...fresh, disponible: true })) state.slots.set(fresh.id, fresh);
-    state.hold = { slot: fresh, expireAt: new Date(held.expire_at), expireIso: held.expire_at, offre: held.offre, timer: null, warned: false, lapsed: false };
+    state.hold = { slot: fresh, expireAt: new Date(held.expire_at), offre: held.offre, timer: null, warned: false, lapsed: false };
     renderPanel(fresh, await motifsReady, ticket);
   }
 
@@ -402,7 +402,7 @@ export function mount(view, ctx, params) {
     // A hold of a minute or less is said in seconds, and not warned about again.
     hold.warned = left <= 60000;
     panel.querySelector('#hold-announce').textContent = hold.offre
-      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${formatTime(hold.expireIso, zoneOf(hold.slot))}.`
+      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${formatTime(hold.expireAt, zoneOf(hold.slot))}.`
       : `Créneau réservé pour vous pendant ${hold.warned ? `${Math.ceil(left / 1000)} secondes` : `${Math.round(left / 60000)} minutes`}.`;
     tick();
     clearInterval(hold.timer);
@@ -448,7 +448,7 @@ export function mount(view, ctx, params) {
     if (button) button.disabled = true;
     try {
       const held = await api('POST', `creneaux/${hold.slot.id}/hold/`);
-      Object.assign(hold, { expireAt: new Date(held.expire_at), expireIso: held.expire_at, offre: held.offre, warned: false, lapsed: false });
+      Object.assign(hold, { expireAt: new Date(held.expire_at), offre: held.offre, warned: false, lapsed: false });
       clear(panel.querySelector('#hold-lapsed')).hidden = true;
       const confirm = panel.querySelector('#book-confirm');
       if (confirm) confirm.disabled = false;
