@@ -415,17 +415,13 @@ function globalEvent(payload, event) {
   }
   if (STORED.has(event)) setUnread(ctx.unread + 1);
   if (event === 'message:read' || event.startsWith('creneau:available') || event === 'creneau:unavailable') return;
-  if (event === 'creneau:offered') {
-    // A waiting-list offer: which slot, until when (bookings.js lists it with "Réserver").
-    toast(bookings.offerText(data), 'info', { timeout: 20000 });
-    return;
-  }
   if (event === 'creneau:conflict') {
     toast("Ce créneau n'est plus disponible", 'error');
     return;
   }
-  // Bookings named with their doctor, day and time ("Rendez-vous confirmé avec Dr Martin le …").
-  toast(noticeText(event, payload, me), payload.type);
+  // Bookings named with their doctor, day and time ("Rendez-vous confirmé avec Dr Martin le …");
+  // a waiting-list offer (which slot, until when) stays up longer.
+  toast(noticeText(event, payload, me), payload.type, { timeout: event === 'creneau:offered' ? 20000 : undefined });
 }
 
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));

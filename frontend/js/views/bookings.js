@@ -10,8 +10,6 @@ import { offerText } from '../notif-text.js';
 import { zoneOf } from '../dates.js';
 import { badge, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
 
-export { offerText };
-
 export function mount(view, ctx) {
   const items = new Map();
   const upcoming = h('div', { class: 'rdv-list', id: 'rdv-upcoming' });
