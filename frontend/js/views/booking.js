@@ -3,7 +3,7 @@
 import { ApiError, accessToken, api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import {
-  addDays, clear, errorMessage, flash, formatDay, formatInZone, formatSlot, h, localDate, localTime, mondayOf,
+  addDays, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, localTime, mondayOf,
   personName, toast, today,
 } from '../ui.js';
 import { formatTime, zoneOf } from '../dates.js';
@@ -20,7 +20,7 @@ export function rulesNotes(medecin, slot) {
   const delai = regles.delai_annulation_heures || 0;
   if (delai && slot) {
     const limit = new Date(new Date(slot.debut).getTime() - delai * 3600000);
-    notes.push(`Annulation ou déplacement possible jusqu'au ${formatInZone(limit, slot.timezone)} (${delai} h avant).`);
+    notes.push(`Annulation ou déplacement possible jusqu'au ${formatWhen(limit, slot.timezone)} (${delai} h avant).`);
   } else if (delai) {
     notes.push(`Annulation ou déplacement en ligne possible jusqu'à ${delai} h avant le rendez-vous.`);
   }
