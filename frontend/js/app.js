@@ -67,6 +67,8 @@ const ctx = {
   routes: [],
   // Every session of the account closed (the profile's "log out everywhere").
   loggedOut: (message) => showLogin(undefined, message),
+  // The header's name again, from ctx.me (the profile saved a new one).
+  showName: () => { const el = $('#who-name'); if (el) el.textContent = accountName(ctx.me); },
 };
 let current = null; // {name, unmount}
 const app = document.getElementById('app');
@@ -319,7 +321,7 @@ function renderShell() {
       menu,
       h('div', { class: 'account', id: 'account' },
         h('div', { class: 'who' },
-          h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
+          h('strong', { id: 'who-name', text: accountName(me) }),
           h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
         h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', text: 'Déconnexion', onclick: async () => {
           await logout();
@@ -332,6 +334,11 @@ function renderShell() {
       h('div', { id: 'view', class: 'view' })));
   setUnread(ctx.unread);
   setUnreadMessages(ctx.unreadMessages);
+}
+
+// The account's name in the header: "Dr Jean Martin", "Emma Stone", else the e-mail.
+function accountName(me) {
+  return `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email;
 }
 
 function setMenu(open, { focusButton = false } = {}) {
