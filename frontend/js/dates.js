@@ -58,8 +58,8 @@ export function formatTime(iso, timeZone = accountZone) {
 }
 
 // A slot (or anything with `debut` and `timezone`): "Lundi 7 décembre 2026 à 09:30".
-export function formatSlot(slot, options) {
-  return capitalize(formatDateTime(slot.debut, zoneOf(slot), options));
+export function formatSlot(slot) {
+  return capitalize(formatDateTime(slot.debut, zoneOf(slot)));
 }
 
 // An instant (ISO string or Date) on the practice's wall clock; the zone defaults to the account's.
