@@ -67,6 +67,8 @@ const ctx = {
   routes: [],
   // Every session of the account closed (the profile's "log out everywhere").
   loggedOut: (message) => showLogin(undefined, message),
+  // The header's name again, from ctx.me (the profile saved a new one).
+  showName: () => { const el = $('#who-name'); if (el) el.textContent = accountName(ctx.me); },
 };
 let current = null; // {name, unmount}
 const app = document.getElementById('app');
@@ -319,7 +321,7 @@ function renderShell() {
       menu,
       h('div', { class: 'account', id: 'account' },
         h('div', { class: 'who' },
-          h('strong', { id: 'who-name', text: `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email }),
+          h('strong', { id: 'who-name', text: accountName(me) }),
           h('span', { class: 'muted', id: 'who-role', 'data-role': me.role, text: ROLES[me.role] || me.role })),
         h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', text: 'Déconnexion', onclick: async () => {
           await logout();
@@ -332,6 +334,11 @@ function renderShell() {
       h('div', { id: 'view', class: 'view' })));
   setUnread(ctx.unread);
   setUnreadMessages(ctx.unreadMessages);
+}
+
+// The account's name in the header: "Dr Jean Martin", "Emma Stone", else the e-mail.
+function accountName(me) {
+  return `${me.role === 'MEDECIN' ? 'Dr ' : ''}${me.first_name} ${me.last_name}`.trim() || me.email;
 }
 
 function setMenu(open, { focusButton = false } = {}) {
@@ -415,17 +422,13 @@ function globalEvent(payload, event) {
   }
   if (STORED.has(event)) setUnread(ctx.unread + 1);
   if (event === 'message:read' || event.startsWith('creneau:available') || event === 'creneau:unavailable') return;
-  if (event === 'creneau:offered') {
-    // A waiting-list offer: which slot, until when (bookings.js lists it with "Réserver").
-    toast(bookings.offerText(data), 'info', { timeout: 20000 });
-    return;
-  }
   if (event === 'creneau:conflict') {
     toast("Ce créneau n'est plus disponible", 'error');
     return;
   }
-  // Bookings named with their doctor, day and time ("Rendez-vous confirmé avec Dr Martin le …").
-  toast(noticeText(event, payload, me), payload.type);
+  // Bookings named with their doctor, day and time ("Rendez-vous confirmé avec Dr Martin le …");
+  // a waiting-list offer (which slot, until when) stays up longer.
+  toast(noticeText(event, payload, me), payload.type, { timeout: event === 'creneau:offered' ? 20000 : undefined });
 }
 
 onAuthLost(() => showLogin('Session expirée, reconnectez-vous.'));

@@ -10,7 +10,7 @@
 const LOCALE = 'fr-FR';
 let accountZone = 'UTC'; // until setZone(); the API always gives one
 
-export function isZone(timeZone) {
+function isZone(timeZone) {
   try {
     new Intl.DateTimeFormat(LOCALE, { timeZone }).format(0);
     return true;
@@ -23,8 +23,6 @@ export function setZone(timeZone) {
   if (typeof timeZone === 'string' && isZone(timeZone)) accountZone = timeZone;
   return accountZone;
 }
-
-export const currentZone = () => accountZone;
 
 // The zone of a slot, of a booking (its slot's), or the account's.
 export function zoneOf(thing) {
@@ -59,24 +57,14 @@ export function formatTime(iso, timeZone = accountZone) {
   return formatter(TIME, timeZone).format(new Date(iso));
 }
 
-// "lundi 7 décembre 2026" in the zone.
-export function formatDate(iso, timeZone = accountZone, options = DAY_YEAR) {
-  if (!iso) return '';
-  return formatter(options, timeZone).format(new Date(iso));
-}
-
 // A slot (or anything with `debut` and `timezone`): "Lundi 7 décembre 2026 à 09:30".
-export function formatSlot(slot, options) {
-  return capitalize(formatDateTime(slot.debut, zoneOf(slot), options));
+export function formatSlot(slot) {
+  return capitalize(formatDateTime(slot.debut, zoneOf(slot)));
 }
 
-// An instant on the practice's wall clock; the zone defaults to the account's.
+// An instant (ISO string or Date) on the practice's wall clock; the zone defaults to the account's.
 export function formatWhen(iso, timeZone = accountZone) {
   return formatDateTime(iso, timeZone);
-}
-
-export function formatInZone(date, timeZone = accountZone) {
-  return formatDateTime(date, timeZone);
 }
 
 // A recent instant (a message, a notification): "09:30" today, else "7 déc. 2026 à 09:30".

@@ -30,20 +30,19 @@ export function setFieldError(f, message) {
 }
 
 // Puts each message of `error.details` under its field; the first field in error gets the
-// focus. Returns the names of the fields shown.
+// focus. Returns the names of the fields shown, in the form's order.
 export function showFieldErrors(fields, error) {
   clearFieldErrors(fields);
   const shown = [];
   const details = error && error.details && typeof error.details === 'object' ? error.details : {};
-  for (const [name, messages] of Object.entries(details)) {
-    const f = fields[name];
+  for (const [name, f] of Object.entries(fields)) {
+    const messages = details[name];
     const list = (Array.isArray(messages) ? messages : [messages]).filter((m) => typeof m === 'string');
-    if (!f || !list.length) continue;
+    if (!list.length) continue;
     setFieldError(f, list.join(' '));
     shown.push(name);
   }
-  const first = Object.entries(fields).find(([name]) => shown.includes(name));
-  if (first) first[1].input.focus();
+  if (shown.length) fields[shown[0]].input.focus();
   return shown;
 }
 

@@ -31,8 +31,8 @@ const isBooking = (data) => Boolean(data && data.creneau && typeof data.creneau 
 // message says it all (a message, an announcement) or the data lacks a booking.
 export function describe(event, payload, me) {
   const data = payload && payload.data;
-  if (event === 'creneau:offered') return data && data.creneau && data.creneau.debut ? offerText(data) : null;
   if (!isBooking(data)) return null;
+  if (event === 'creneau:offered') return offerText(data);
   const doctor = data.medecin ? personName({ ...data.medecin, role: 'MEDECIN' }) : '';
   const at = when(data.creneau);
   const withDoctor = doctor ? ` avec ${doctor}` : '';

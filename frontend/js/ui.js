@@ -73,7 +73,7 @@ export function toast(message, type = 'info', { timeout } = {}) {
 // --- dates: in French and in the practice's zone, from one module (dates.js).
 
 export {
-  addDays, formatDay, formatInZone, formatInstant, formatSlot, formatWhen, localDate, localTime, mondayOf, today,
+  addDays, formatDay, formatInstant, formatSlot, formatWhen, localDate, localTime, mondayOf, today,
   zonedIso,
 } from './dates.js';
 

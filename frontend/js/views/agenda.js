@@ -140,7 +140,7 @@ export function mount(view, ctx, params) {
     actions);
     if (active) {
       if (active.statut === 'EN_ATTENTE') {
-        actions.append(h('button', { type: 'button', class: 'btn btn-success', 'data-action': 'confirm', text: 'Confirmer', onclick: (e) => confirm(active, e.target) }));
+        actions.append(h('button', { type: 'button', class: 'btn btn-success', 'data-action': 'confirm', text: 'Confirmer', onclick: (e) => confirmRendezvous(active, e.target, upsert) }));
       }
       if (new Date(slot.debut) > new Date()) {
         actions.append(h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'move', text: 'Déplacer', onclick: () => askMove(active, actions) }));
@@ -172,10 +172,6 @@ export function mount(view, ctx, params) {
         active ? h('span', { class: 'sr-only', text: active.statut === 'CONFIRME' ? ' (confirmé)' : ' (en attente de confirmation)' }) : null))
           : h('span', { class: 'muted empty', text: '—' })));
     })));
-  }
-
-  function confirm(rdv, button) {
-    return confirmRendezvous(rdv, button, upsert);
   }
 
   function askCancel(rdv, actions) {

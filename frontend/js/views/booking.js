@@ -3,11 +3,11 @@
 import { ApiError, accessToken, api, get, getAll, qs } from '../api.js';
 import * as live from '../live.js';
 import {
-  addDays, clear, errorMessage, flash, formatDay, formatInZone, formatSlot, h, localDate, localTime, mondayOf,
+  addDays, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, localTime, mondayOf,
   personName, toast, today,
 } from '../ui.js';
+import { formatTime, zoneOf } from '../dates.js';
 import { motifLabel, motifsOf } from './bookfor.js';
-import { untilTime } from './bookings.js';
 
 // The practice's rules as a patient reads them before booking (SPEC "Practice workflow").
 export function rulesNotes(medecin, slot) {
@@ -20,7 +20,7 @@ export function rulesNotes(medecin, slot) {
   const delai = regles.delai_annulation_heures || 0;
   if (delai && slot) {
     const limit = new Date(new Date(slot.debut).getTime() - delai * 3600000);
-    notes.push(`Annulation ou déplacement possible jusqu'au ${formatInZone(limit, slot.timezone)} (${delai} h avant).`);
+    notes.push(`Annulation ou déplacement possible jusqu'au ${formatWhen(limit, slot.timezone)} (${delai} h avant).`);
   } else if (delai) {
     notes.push(`Annulation ou déplacement en ligne possible jusqu'à ${delai} h avant le rendez-vous.`);
   }
@@ -322,7 +322,7 @@ export function mount(view, ctx, params) {
     stopHold();
     const fresh = { ...slot, ...held.creneau };
     if (inWeek({ ...fresh, disponible: true })) state.slots.set(fresh.id, fresh);
-    state.hold = { slot: fresh, expireAt: new Date(held.expire_at), expireIso: held.expire_at, offre: held.offre, timer: null, warned: false, lapsed: false };
+    state.hold = { slot: fresh, expireAt: new Date(held.expire_at), offre: held.offre, timer: null, warned: false, lapsed: false };
     renderPanel(fresh, await motifsReady, ticket);
   }
 
@@ -402,7 +402,7 @@ export function mount(view, ctx, params) {
     // A hold of a minute or less is said in seconds, and not warned about again.
     hold.warned = left <= 60000;
     panel.querySelector('#hold-announce').textContent = hold.offre
-      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${untilTime(hold.expireIso, hold.slot.timezone)}.`
+      ? `Créneau proposé depuis la liste d'attente, réservé pour vous jusqu'à ${formatTime(hold.expireAt, zoneOf(hold.slot))}.`
       : `Créneau réservé pour vous pendant ${hold.warned ? `${Math.ceil(left / 1000)} secondes` : `${Math.round(left / 60000)} minutes`}.`;
     tick();
     clearInterval(hold.timer);
@@ -451,7 +451,7 @@ export function mount(view, ctx, params) {
     try {
       const held = await api('POST', `creneaux/${hold.slot.id}/hold/`);
       state.holding = null;
-      Object.assign(hold, { expireAt: new Date(held.expire_at), expireIso: held.expire_at, offre: held.offre, warned: false, lapsed: false });
+      Object.assign(hold, { expireAt: new Date(held.expire_at), offre: held.offre, warned: false, lapsed: false });
       clear(panel.querySelector('#hold-lapsed')).hidden = true;
       const confirm = panel.querySelector('#book-confirm');
       if (confirm) confirm.disabled = false;

@@ -7,15 +7,8 @@ import { icsButton } from './calendrier.js';
 import { askCancel as cancelForm } from './cancel.js';
 import { slotPicker } from './slotpicker.js';
 import { offerText } from '../notif-text.js';
-import { formatTime, zoneOf } from '../dates.js';
+import { zoneOf } from '../dates.js';
 import { badge, clear, errorMessage, flash, formatDay, formatSlot, formatWhen, h, localDate, personName, toast } from '../ui.js';
-
-export { offerText };
-
-// "14:05": an instant on the practice's wall clock (the event's expire_at is in UTC).
-export function untilTime(iso, timeZone) {
-  return formatTime(iso, timeZone || undefined);
-}
 
 export function mount(view, ctx) {
   const items = new Map();

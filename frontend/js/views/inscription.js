@@ -74,9 +74,12 @@ export function mount(root, { done, back }) {
       await login(body.email, body.password);
       done();
     } catch (error) {
-      const shown = error && error.code === 'email_exists' ? (setFieldError(fields.email, error.message), ['email'])
-        : showFieldErrors(fields, error);
-      if (shown.length) fields[shown[0]].input.focus();
+      let shown;
+      if (error && error.code === 'email_exists') {
+        setFieldError(fields.email, error.message);
+        fields.email.input.focus();
+        shown = ['email'];
+      } else shown = showFieldErrors(fields, error); // focuses the first field in error
       say('error', failureText(error, { fieldsShown: shown }), 'signup-error');
       submit.disabled = false;
     }

@@ -166,7 +166,7 @@ export function mount(view, ctx, params) {
     if (active) {
       if (active.statut === 'EN_ATTENTE') {
         actions.append(h('button', { type: 'button', class: 'btn btn-success', 'data-action': 'confirm', text: 'Confirmer',
-          'aria-label': `Confirmer le rendez-vous de ${who} à ${localTime(slot.debut)}`, onclick: (e) => confirm(active, e.target) }));
+          'aria-label': `Confirmer le rendez-vous de ${who} à ${localTime(slot.debut)}`, onclick: (e) => confirmRendezvous(active, e.target, upsert) }));
       }
       if (new Date(slot.debut) > new Date()) {
         actions.append(
@@ -343,10 +343,6 @@ export function mount(view, ctx, params) {
           : h('span', { class: 'muted', text: 'pas de numéro enregistré' }));
       });
     });
-  }
-
-  function confirm(rdv, button) {
-    return confirmRendezvous(rdv, button, upsert);
   }
 
   function upsert(rdv, old) {

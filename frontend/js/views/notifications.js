@@ -11,7 +11,6 @@ const LABELS = {
   'rendezvous:confirmed': 'Confirmation',
   'rendezvous:cancelled': 'Annulation',
   'rendezvous:moved': 'Déplacement',
-  'creneau:offered': 'Créneau libéré',
   'message:new': 'Message',
   'notification:general': 'Annonce',
   'rappel:reminder': 'Rappel',

@@ -6,7 +6,7 @@
 
 import { adoptTokens, api, clearSession } from '../api.js';
 import { clearFieldErrors, failureText, field, setFieldError, showFieldErrors } from '../forms.js';
-import { clear, h, personName, toast } from '../ui.js';
+import { clear, h, toast } from '../ui.js';
 
 export function mount(view, ctx) {
   const me = ctx.me;
@@ -46,8 +46,7 @@ export function mount(view, ctx) {
         });
         Object.assign(me, updated);
         fields.telephone.input.value = updated.telephone || '';
-        const who = document.getElementById('who-name');
-        if (who) who.textContent = `${me.role === 'MEDECIN' ? 'Dr ' : ''}${personName({ ...me, role: 'PATIENT' })}`.trim() || me.email;
+        ctx.showName();
         clear(result, h('p', { class: 'alert alert-success', role: 'status', id: 'profile-saved', text: 'Profil enregistré.' }));
       } catch (error) {
         const shown = showFieldErrors(fields, error);
