@@ -30,6 +30,7 @@ from realtime import catalogue
 from realtime.events import send_events
 from rendezvous.models import ACTIVE_STATUTS, Creneau, Medecin, Motif, RendezVous, Role, User
 from rendezvous.regles import check_nouveaux_patients
+from rendezvous.selectors import with_disponibilite
 
 from .models import InscriptionAttente, Retenue
 from .retenues import vivantes
@@ -211,10 +212,8 @@ def offrir_creneaux_libres(now: datetime | None = None, limite: int = 200) -> in
     medecins = set(attente.values_list("medecin_id", flat=True))
     if not medecins:
         return 0
-    booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    held = vivantes(now).filter(creneau=OuterRef("pk"))
-    ids = (Creneau.objects.filter(medecin_id__in=medecins, actif=True, debut__gt=now)
-           .filter(~Exists(booked), ~Exists(held)).order_by("debut").values_list("pk", flat=True)[:limite])
+    ids = (with_disponibilite(Creneau.objects.filter(medecin_id__in=medecins, actif=True, debut__gt=now), now)
+           .filter(reserve=False).order_by("debut").values_list("pk", flat=True)[:limite])
     return sum(1 for pk in list(ids) if offrir_creneau(pk) is not None)
 
 
@@ -263,11 +262,9 @@ def offrir_inscription_apres_commit(inscription_id: int) -> None:
         debut = timezone.make_aware(datetime.combine(inscription.date_debut, datetime.min.time()), tz)
         fin = timezone.make_aware(datetime.combine(inscription.date_fin + timedelta(days=1), datetime.min.time()), tz)
         now = timezone.now()
-        booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-        held = vivantes(now).filter(creneau=OuterRef("pk"))
-        ids = (Creneau.objects.filter(medecin_id=inscription.medecin_id, actif=True, debut__gte=max(debut, now),
-                                      debut__lt=fin)
-               .filter(~Exists(booked), ~Exists(held)).order_by("debut").values_list("pk", flat=True)[:50])
+        ids = (with_disponibilite(Creneau.objects.filter(medecin_id=inscription.medecin_id, actif=True,
+                                                         debut__gte=max(debut, now), debut__lt=fin), now)
+               .filter(reserve=False).order_by("debut").values_list("pk", flat=True)[:50])
         for pk in list(ids):
             retenue = offrir_creneau(pk)
             if retenue is not None and retenue.offre_id == inscription_id:
