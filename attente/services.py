@@ -133,7 +133,7 @@ def expirer_retenues(now: datetime | None = None) -> int:
 # --- offers ------------------------------------------------------------------------------
 
 
-def _candidates(creneau: Creneau, now: datetime):
+def _candidates(creneau: Creneau):
     """Active entries whose range covers the slot's day (the practice's) and whose reason
     fits its length, first registered first, never offered this slot before; a new patient
     only while the doctor (and their reason) still take new patients online, so an offer is
@@ -162,7 +162,7 @@ def _offrir(creneau: Creneau, now: datetime) -> Retenue | None:
     of the caller's transaction is lost."""
     if not creneau.actif or creneau.debut <= now + timedelta(minutes=creneau.medecin.cabinet.preavis_minimum_minutes):
         return None
-    inscription = _candidates(creneau, now).first()
+    inscription = _candidates(creneau).first()
     if inscription is None:
         return None
     expire_at = now + timedelta(seconds=settings.OFFRE_SECONDES)
