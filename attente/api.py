@@ -19,7 +19,7 @@ from rendezvous.serializers import CreneauSerializer
 
 from . import services
 from .models import InscriptionAttente
-from .serializers import InscriptionCreateSerializer, InscriptionSerializer, RetenueSerializer
+from .serializers import InscriptionCreateSerializer, InscriptionSerializer, RetenueSerializer, offres_vivantes
 
 AUTH = {401: _erreur("not_authenticated, token_not_valid")}
 
@@ -73,7 +73,8 @@ class ListeAttenteView(APIView):
                    description="Les inscriptions actives du patient, avec le créneau proposé en ce moment.")
     def get(self, request):
         _patient(request)
-        qs = InscriptionAttente.objects.filter(patient=request.user, active=True).select_related("motif_consultation")
+        qs = (InscriptionAttente.objects.filter(patient=request.user, active=True).select_related("motif_consultation")
+              .prefetch_related(offres_vivantes()))
         return Response(InscriptionSerializer(qs, many=True).data)
 
     @extend_schema(
