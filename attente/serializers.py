@@ -20,8 +20,8 @@ from .retenues import vivantes
 class RetenueSerializer(serializers.ModelSerializer):
     creneau = CreneauSerializer(read_only=True)
     expire_at = serializers.SerializerMethodField()
-    offre = serializers.BooleanField(source="offre_id", read_only=True,
-                                     help_text="Proposé depuis la liste d'attente (sinon : retenu en réservant)")
+    offre = serializers.SerializerMethodField(help_text="Proposé depuis la liste d'attente (sinon : retenu en "
+                                                        "réservant)")
 
     class Meta:
         model = Retenue
@@ -30,10 +30,8 @@ class RetenueSerializer(serializers.ModelSerializer):
     def get_expire_at(self, obj: Retenue) -> str:
         return local_iso(obj.expire_at, obj.creneau.medecin.cabinet.tzinfo)
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["offre"] = instance.offre_id is not None
-        return data
+    def get_offre(self, obj: Retenue) -> bool:
+        return obj.offre_id is not None
 
 
 class InscriptionSerializer(serializers.ModelSerializer):
