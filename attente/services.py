@@ -11,11 +11,12 @@ killed between a commit and its offer leaves the slot to the next pass.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from medical_booking.errors import (
@@ -213,8 +214,22 @@ def offrir_creneaux_libres(now: datetime | None = None, limite: int = 200) -> in
     if not medecins:
         return 0
     ids = (with_disponibilite(Creneau.objects.filter(medecin_id__in=medecins, actif=True, debut__gt=now), now)
-           .filter(reserve=False).order_by("debut").values_list("pk", flat=True)[:limite])
+           .filter(reserve=False).filter(_peut_attendre()).order_by("debut").values_list("pk", flat=True)[:limite])
     return sum(1 for pk in list(ids) if offrir_creneau(pk) is not None)
+
+
+def _peut_attendre() -> Exists:
+    """A slot some active entry may want, in the slot query itself, so that a pass locks only
+    those (not every free slot of the doctor's horizon, again every pass): one of its
+    doctor's entries covers its UTC day give or take one (any practice's local day is in
+    that), never offered it before. ``_candidates`` decides exactly, under the lock."""
+    def jour(decalage: timedelta) -> TruncDate:
+        return TruncDate(ExpressionWrapper(OuterRef("debut") + decalage, output_field=DateTimeField()), tzinfo=UTC)
+
+    return Exists(InscriptionAttente.objects.filter(
+        medecin_id=OuterRef("medecin_id"), active=True, patient__is_active=True,
+        date_debut__lte=jour(timedelta(days=1)), date_fin__gte=jour(timedelta(days=-1)),
+    ).exclude(Exists(Retenue.objects.filter(offre=OuterRef("pk"), creneau_id=OuterRef(OuterRef("pk"))))))
 
 
 # --- the waiting list ----------------------------------------------------------------------
