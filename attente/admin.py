@@ -6,7 +6,6 @@ their own agenda's, view only (``admin_portee``). Rows name a patient: list and 
 pages are written to the access log."""
 
 from django.contrib import admin
-from django.utils import timezone
 
 from audit import journal
 from audit.admin import JournaliseAdmin, LectureSeule
@@ -15,6 +14,7 @@ from rendezvous.models import Role
 
 from . import services
 from .models import InscriptionAttente, Retenue
+from .retenues import vivante
 
 
 class _LectureSeule(LectureSeule, PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
@@ -39,11 +39,10 @@ class EnVigueurFilter(admin.SimpleListFilter):
         return [("1", "Oui (active, non échue)"), ("0", "Non")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
         if self.value() == "1":
-            return queryset.filter(active=True, expire_at__gt=now)
+            return queryset.filter(vivante())
         if self.value() == "0":
-            return queryset.exclude(active=True, expire_at__gt=now)
+            return queryset.exclude(vivante())
         return queryset
 
 
@@ -64,7 +63,7 @@ class OffreFilter(admin.SimpleListFilter):
 
 @admin.action(description="Libérer les créneaux retenus sélectionnés", permissions=["agir"])
 def liberer(modeladmin, request, queryset):
-    vivantes = queryset.filter(active=True, expire_at__gt=timezone.now()).select_related("patient", "creneau")
+    vivantes = queryset.filter(vivante()).select_related("patient", "creneau")
     par_service(
         modeladmin,
         request,
