@@ -9,7 +9,16 @@ from django.contrib import admin
 
 from audit import journal
 from audit.admin import JournaliseAdmin, LectureSeule
-from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, du_cabinet, par_service, role_admin
+from rendezvous.admin_portee import (
+    SUPER,
+    VIEW,
+    MedecinFilter,
+    MedecinRendezVousFilter,
+    PorteeCabinetAdmin,
+    du_cabinet,
+    par_service,
+    role_admin,
+)
 from rendezvous.models import Role
 
 from . import services
@@ -76,7 +85,7 @@ def liberer(modeladmin, request, queryset):
 @admin.register(Retenue)
 class RetenueAdmin(_LectureSeule):
     list_display = ["id", "creneau", "patient", "origine", "expire_at", "active", "issue", "created_at"]
-    list_filter = [EnVigueurFilter, OffreFilter, "issue", "creneau__medecin__cabinet", "creneau__medecin"]
+    list_filter = [EnVigueurFilter, OffreFilter, "issue", "creneau__medecin__cabinet", MedecinRendezVousFilter]
     search_fields = ["patient__email", "patient__last_name", "patient__first_name"]
     list_select_related = ["creneau__medecin__user", "creneau__medecin__cabinet", "patient", "offre"]
     readonly_fields = [f.name for f in Retenue._meta.fields]
@@ -116,7 +125,7 @@ class InscriptionAttenteAdmin(_LectureSeule):
         "servie_at",
         "created_at",
     ]
-    list_filter = ["active", "medecin__cabinet", "medecin"]
+    list_filter = ["active", "medecin__cabinet", MedecinFilter]
     search_fields = ["patient__email", "patient__last_name", "patient__first_name"]
     list_select_related = ["patient", "medecin__user", "medecin__cabinet", "motif_consultation"]
     readonly_fields = [f.name for f in InscriptionAttente._meta.fields]
