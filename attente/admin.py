@@ -6,15 +6,24 @@ their own agenda's, view only (``admin_portee``). Rows name a patient: list and 
 pages are written to the access log."""
 
 from django.contrib import admin
-from django.utils import timezone
 
 from audit import journal
 from audit.admin import JournaliseAdmin, LectureSeule
-from rendezvous.admin_portee import SUPER, VIEW, PorteeCabinetAdmin, du_cabinet, par_service, role_admin
+from rendezvous.admin_portee import (
+    SUPER,
+    VIEW,
+    MedecinFilter,
+    MedecinRendezVousFilter,
+    PorteeCabinetAdmin,
+    du_cabinet,
+    par_service,
+    role_admin,
+)
 from rendezvous.models import Role
 
 from . import services
 from .models import InscriptionAttente, Retenue
+from .retenues import vivante
 
 
 class _LectureSeule(LectureSeule, PorteeCabinetAdmin, JournaliseAdmin, admin.ModelAdmin):
@@ -39,11 +48,10 @@ class EnVigueurFilter(admin.SimpleListFilter):
         return [("1", "Oui (active, non échue)"), ("0", "Non")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
         if self.value() == "1":
-            return queryset.filter(active=True, expire_at__gt=now)
+            return queryset.filter(vivante())
         if self.value() == "0":
-            return queryset.exclude(active=True, expire_at__gt=now)
+            return queryset.exclude(vivante())
         return queryset
 
 
@@ -64,7 +72,7 @@ class OffreFilter(admin.SimpleListFilter):
 
 @admin.action(description="Libérer les créneaux retenus sélectionnés", permissions=["agir"])
 def liberer(modeladmin, request, queryset):
-    vivantes = queryset.filter(active=True, expire_at__gt=timezone.now()).select_related("patient", "creneau")
+    vivantes = queryset.filter(vivante()).select_related("patient", "creneau")
     par_service(
         modeladmin,
         request,
@@ -77,7 +85,7 @@ def liberer(modeladmin, request, queryset):
 @admin.register(Retenue)
 class RetenueAdmin(_LectureSeule):
     list_display = ["id", "creneau", "patient", "origine", "expire_at", "active", "issue", "created_at"]
-    list_filter = [EnVigueurFilter, OffreFilter, "issue", "creneau__medecin__cabinet", "creneau__medecin"]
+    list_filter = [EnVigueurFilter, OffreFilter, "issue", "creneau__medecin__cabinet", MedecinRendezVousFilter]
     search_fields = ["patient__email", "patient__last_name", "patient__first_name"]
     list_select_related = ["creneau__medecin__user", "creneau__medecin__cabinet", "patient", "offre"]
     readonly_fields = [f.name for f in Retenue._meta.fields]
@@ -117,7 +125,7 @@ class InscriptionAttenteAdmin(_LectureSeule):
         "servie_at",
         "created_at",
     ]
-    list_filter = ["active", "medecin__cabinet", "medecin"]
+    list_filter = ["active", "medecin__cabinet", MedecinFilter]
     search_fields = ["patient__email", "patient__last_name", "patient__first_name"]
     list_select_related = ["patient", "medecin__user", "medecin__cabinet", "motif_consultation"]
     readonly_fields = [f.name for f in InscriptionAttente._meta.fields]

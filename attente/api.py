@@ -13,15 +13,13 @@ from rest_framework.views import APIView
 from medical_booking import routing  # noqa: F401  (registers the ``id`` path converter)
 from medical_booking.api import valid
 from medical_booking.errors import CreneauIndisponible, DomainError, Introuvable, PermissionRefusee
-from rendezvous.api_agenda import _erreur
+from rendezvous.api_agenda import ERREURS_AUTH, _erreur
 from rendezvous.models import Creneau, Medecin, Motif, Role
 from rendezvous.serializers import CreneauSerializer
 
 from . import services
 from .models import InscriptionAttente
-from .serializers import InscriptionCreateSerializer, InscriptionSerializer, RetenueSerializer
-
-AUTH = {401: _erreur("not_authenticated, token_not_valid")}
+from .serializers import InscriptionCreateSerializer, InscriptionSerializer, RetenueSerializer, offres_vivantes
 
 
 def _patient(request) -> None:
@@ -32,7 +30,7 @@ def _patient(request) -> None:
 class RetenueView(APIView):
     @extend_schema(
         request=None,
-        responses={201: RetenueSerializer, **AUTH,
+        responses={201: RetenueSerializer, **ERREURS_AUTH,
                    403: _erreur("role_interdit : seul un patient retient un créneau"),
                    404: _erreur("not_found : créneau inconnu"),
                    409: _erreur("creneau_retenu : retenu pour un autre patient ; creneau_indisponible : réservé "
@@ -54,7 +52,7 @@ class RetenueView(APIView):
 
     @extend_schema(
         request=None,
-        responses={204: None, **AUTH, 403: _erreur("role_interdit"),
+        responses={204: None, **ERREURS_AUTH, 403: _erreur("role_interdit"),
                    404: _erreur("not_found : créneau inconnu ; retenue_introuvable : vous ne retenez pas ce "
                                 "créneau"),
                    409: _erreur("retenue_expiree : le délai est dépassé (details.expire_at)")},
@@ -69,16 +67,17 @@ class RetenueView(APIView):
 
 
 class ListeAttenteView(APIView):
-    @extend_schema(responses={200: InscriptionSerializer(many=True), **AUTH, 403: _erreur("role_interdit")},
+    @extend_schema(responses={200: InscriptionSerializer(many=True), **ERREURS_AUTH, 403: _erreur("role_interdit")},
                    description="Les inscriptions actives du patient, avec le créneau proposé en ce moment.")
     def get(self, request):
         _patient(request)
-        qs = InscriptionAttente.objects.filter(patient=request.user, active=True).select_related("motif_consultation")
+        qs = (InscriptionAttente.objects.filter(patient=request.user, active=True).select_related("motif_consultation")
+              .prefetch_related(offres_vivantes()))
         return Response(InscriptionSerializer(qs, many=True).data)
 
     @extend_schema(
         request=InscriptionCreateSerializer,
-        responses={201: InscriptionSerializer, **AUTH,
+        responses={201: InscriptionSerializer, **ERREURS_AUTH,
                    400: _erreur("validation_error ; periode_invalide : fin avant début ; periode_passee ; "
                                 "motif_inconnu"),
                    403: _erreur("role_interdit"), 404: _erreur("not_found : médecin inconnu"),
@@ -107,7 +106,7 @@ class ListeAttenteView(APIView):
 
 
 class InscriptionView(APIView):
-    @extend_schema(request=None, responses={204: None, **AUTH, 403: _erreur("role_interdit"),
+    @extend_schema(request=None, responses={204: None, **ERREURS_AUTH, 403: _erreur("role_interdit"),
                                             404: _erreur("not_found : inscription inconnue (ou d'un autre)")},
                    description="Quitter la liste d'attente ; un créneau proposé passe au suivant.")
     def delete(self, request, id: int):

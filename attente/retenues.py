@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from medical_booking.errors import CreneauRetenu
@@ -19,9 +19,13 @@ from rendezvous.models import Creneau, User
 from .models import InscriptionAttente, Retenue
 
 
+def vivante(now: datetime | None = None) -> Q:
+    """A hold that still binds: active and not past its time (whatever the scheduler did)."""
+    return Q(active=True, expire_at__gt=now or timezone.now())
+
+
 def vivantes(now: datetime | None = None) -> QuerySet[Retenue]:
-    """Holds that still bind: active and not past their time (whatever the scheduler did)."""
-    return Retenue.objects.filter(active=True, expire_at__gt=now or timezone.now())
+    return Retenue.objects.filter(vivante(now))
 
 
 def consommer_ou_refuser(creneau: Creneau, patient: User) -> None:

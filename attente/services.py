@@ -11,11 +11,12 @@ killed between a commit and its offer leaves the slot to the next pass.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from medical_booking.errors import (
@@ -30,6 +31,7 @@ from realtime import catalogue
 from realtime.events import send_events
 from rendezvous.models import ACTIVE_STATUTS, Creneau, Medecin, Motif, RendezVous, Role, User
 from rendezvous.regles import check_nouveaux_patients
+from rendezvous.selectors import with_disponibilite
 
 from .models import InscriptionAttente, Retenue
 from .retenues import vivantes
@@ -132,7 +134,7 @@ def expirer_retenues(now: datetime | None = None) -> int:
 # --- offers ------------------------------------------------------------------------------
 
 
-def _candidates(creneau: Creneau, now: datetime):
+def _candidates(creneau: Creneau):
     """Active entries whose range covers the slot's day (the practice's) and whose reason
     fits its length, first registered first, never offered this slot before; a new patient
     only while the doctor (and their reason) still take new patients online, so an offer is
@@ -161,7 +163,7 @@ def _offrir(creneau: Creneau, now: datetime) -> Retenue | None:
     of the caller's transaction is lost."""
     if not creneau.actif or creneau.debut <= now + timedelta(minutes=creneau.medecin.cabinet.preavis_minimum_minutes):
         return None
-    inscription = _candidates(creneau, now).first()
+    inscription = _candidates(creneau).first()
     if inscription is None:
         return None
     expire_at = now + timedelta(seconds=settings.OFFRE_SECONDES)
@@ -211,11 +213,23 @@ def offrir_creneaux_libres(now: datetime | None = None, limite: int = 200) -> in
     medecins = set(attente.values_list("medecin_id", flat=True))
     if not medecins:
         return 0
-    booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    held = vivantes(now).filter(creneau=OuterRef("pk"))
-    ids = (Creneau.objects.filter(medecin_id__in=medecins, actif=True, debut__gt=now)
-           .filter(~Exists(booked), ~Exists(held)).order_by("debut").values_list("pk", flat=True)[:limite])
+    ids = (with_disponibilite(Creneau.objects.filter(medecin_id__in=medecins, actif=True, debut__gt=now), now)
+           .filter(reserve=False).filter(_peut_attendre()).order_by("debut").values_list("pk", flat=True)[:limite])
     return sum(1 for pk in list(ids) if offrir_creneau(pk) is not None)
+
+
+def _peut_attendre() -> Exists:
+    """A slot some active entry may want, in the slot query itself, so that a pass locks only
+    those (not every free slot of the doctor's horizon, again every pass): one of its
+    doctor's entries covers its UTC day give or take one (any practice's local day is in
+    that), never offered it before. ``_candidates`` decides exactly, under the lock."""
+    def jour(decalage: timedelta) -> TruncDate:
+        return TruncDate(ExpressionWrapper(OuterRef("debut") + decalage, output_field=DateTimeField()), tzinfo=UTC)
+
+    return Exists(InscriptionAttente.objects.filter(
+        medecin_id=OuterRef("medecin_id"), active=True, patient__is_active=True,
+        date_debut__lte=jour(timedelta(days=1)), date_fin__gte=jour(timedelta(days=-1)),
+    ).exclude(Exists(Retenue.objects.filter(offre=OuterRef("pk"), creneau_id=OuterRef(OuterRef("pk"))))))
 
 
 # --- the waiting list ----------------------------------------------------------------------
@@ -263,11 +277,9 @@ def offrir_inscription_apres_commit(inscription_id: int) -> None:
         debut = timezone.make_aware(datetime.combine(inscription.date_debut, datetime.min.time()), tz)
         fin = timezone.make_aware(datetime.combine(inscription.date_fin + timedelta(days=1), datetime.min.time()), tz)
         now = timezone.now()
-        booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-        held = vivantes(now).filter(creneau=OuterRef("pk"))
-        ids = (Creneau.objects.filter(medecin_id=inscription.medecin_id, actif=True, debut__gte=max(debut, now),
-                                      debut__lt=fin)
-               .filter(~Exists(booked), ~Exists(held)).order_by("debut").values_list("pk", flat=True)[:50])
+        ids = (with_disponibilite(Creneau.objects.filter(medecin_id=inscription.medecin_id, actif=True,
+                                                         debut__gte=max(debut, now), debut__lt=fin), now)
+               .filter(reserve=False).order_by("debut").values_list("pk", flat=True)[:50])
         for pk in list(ids):
             retenue = offrir_creneau(pk)
             if retenue is not None and retenue.offre_id == inscription_id:

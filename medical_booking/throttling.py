@@ -143,11 +143,7 @@ class PasswordChangeThrottle(UserThrottle):
     scope = "password_change"
 
 
-class BroadcastThrottle(CacheRateThrottle):
+class BroadcastThrottle(UserThrottle):
     """Per sending user: a broadcast fans out to many sockets."""
 
     scope = "broadcast"
-
-    def get_ident_for(self, request) -> str | None:
-        user = getattr(request, "user", None)
-        return f"user-{user.pk}" if user is not None and user.pk is not None else None

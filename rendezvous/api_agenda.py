@@ -45,8 +45,9 @@ def _erreur(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErreurSerializer, description=description)
 
 
+ERREURS_AUTH = {401: _erreur("not_authenticated, token_not_valid")}
 COMMON_ERRORS = {
-    401: _erreur("not_authenticated, token_not_valid"),
+    **ERREURS_AUTH,
     403: _erreur("permission_denied : ni le médecin, ni un administrateur de son cabinet"),
     404: _erreur("not_found : médecin (ou absence) inconnu"),
 }

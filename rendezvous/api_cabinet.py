@@ -18,7 +18,7 @@ from medical_booking.api import valid
 from medical_booking.errors import Introuvable, PermissionRefusee
 
 from . import motifs, patients, policies, regles, selectors
-from .api_agenda import _erreur
+from .api_agenda import ERREURS_AUTH, _erreur
 from .models import Cabinet, Medecin, Motif, Role, User
 from .serializers import ReglesSerializer
 from .serializers_cabinet import (
@@ -27,8 +27,6 @@ from .serializers_cabinet import (
     PatientCreateSerializer,
     PatientSerializer,
 )
-
-ERREURS_AUTH = {401: _erreur("not_authenticated, token_not_valid")}
 
 
 class PatientsView(GenericAPIView):

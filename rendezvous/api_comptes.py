@@ -16,7 +16,7 @@ from medical_booking.throttling import PasswordChangeThrottle, PasswordResetEmai
 from realtime.auth import SessionRefreshToken, revoke_user
 
 from . import comptes
-from .api_agenda import _erreur
+from .api_agenda import ERREURS_AUTH, _erreur
 
 ENVOYE = {"code": "lien_envoye",
           "message": "Si un compte existe avec cette adresse, un e-mail vous a été envoyé pour définir "
@@ -98,7 +98,7 @@ class PasswordChangeView(APIView):
                               400: _erreur("validation_error ; mot_de_passe_incorrect (details.current_password) ; "
                                            "mot_de_passe_invalide (details.new_password : les messages des "
                                            "validateurs, ou identique à l'actuel)"),
-                              401: _erreur("not_authenticated, token_not_valid"),
+                              **ERREURS_AUTH,
                               429: _erreur("throttled (details.retry_after) : trop d'essais pour ce compte")},
                    description="Change son mot de passe en donnant l'actuel. Toutes les sessions du compte sont "
                                "fermées (tokens refusés, sockets fermés sur chaque serveur), y compris celle de "
@@ -116,7 +116,7 @@ class PasswordChangeView(APIView):
 
 class LogoutAllView(APIView):
     @extend_schema(operation_id="auth_logout_all", request=None,
-                   responses={200: CodeMessageSerializer, 401: _erreur("not_authenticated, token_not_valid")},
+                   responses={200: CodeMessageSerializer, **ERREURS_AUTH},
                    description="Déconnecte tous les appareils du compte : chaque token émis jusqu'ici (refresh et "
                                "access, y compris celui de cet appel) est refusé, les sockets ouverts sont fermés "
                                "sur chaque serveur.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
-from django.utils import timezone
+from datetime import datetime
 
-from attente.models import Retenue
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+
+from attente.retenues import vivantes
 
 from .models import ACTIVE_STATUTS, Creneau, Medecin, RendezVous, Role, User
 
@@ -14,11 +15,11 @@ def medecins() -> QuerySet[Medecin]:
     return Medecin.objects.select_related("user", "cabinet").filter(user__is_active=True)
 
 
-def with_disponibilite(queryset: QuerySet[Creneau]) -> QuerySet[Creneau]:
+def with_disponibilite(queryset: QuerySet[Creneau], now: datetime | None = None) -> QuerySet[Creneau]:
     """Annotate ``reserve`` so listing slots costs one query, not one per slot: booked, or
-    held for a patient (``attente.Retenue``, while it has not lapsed)."""
+    held for a patient (``attente.Retenue``, while it has not lapsed at ``now``)."""
     active = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    held = Retenue.objects.filter(creneau=OuterRef("pk"), active=True, expire_at__gt=timezone.now())
+    held = vivantes(now).filter(creneau=OuterRef("pk"))
     return queryset.annotate(reserve=ExpressionWrapper(Q(Exists(active)) | Q(Exists(held)),
                                                        output_field=BooleanField()))
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from attente.retenues import vivantes
 from medical_booking.errors import DomainError
 from medical_booking.fields import MAX_ID, BoundedDateTimeField
 
@@ -157,7 +158,7 @@ class CreneauSerializer(serializers.ModelSerializer):
         reserve = getattr(obj, "reserve", None)
         if reserve is None:  # booked, or held for a patient (attente.Retenue) until it lapses
             reserve = (obj.rendezvous.filter(statut__in=ACTIVE_STATUTS).exists()
-                       or obj.retenues.filter(active=True, expire_at__gt=timezone.now()).exists())
+                       or vivantes().filter(creneau_id=obj.pk).exists())
         return obj.actif and not reserve and obj.debut > timezone.now()
 
 

@@ -133,3 +133,12 @@ def test_the_actions_go_through_the_services_within_the_practice(world, rows, dj
     assert InscriptionAttente.objects.get(pk=rows["entry3"].pk).active
     # Released: the slot is free again, anyone may hold it.
     assert attente.retenir_creneau(patient=world.p2, creneau=world.slot2).patient_id == world.p2.pk
+
+
+def test_the_doctor_filter_offers_only_the_practices_doctors(world, rows):
+    c = login(world.admin1)
+    for url in (HOLDS, LIST):
+        page = c.get(url).content.decode()
+        assert "Dr " + world.med1.user.get_full_name() in page and world.med3.user.last_name not in page
+    assert listed(c, HOLDS, medecin=str(world.med2.pk)) == {rows["hold2"].pk}
+    assert listed(c, LIST, medecin=str(world.med3.pk)) == set()

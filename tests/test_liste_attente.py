@@ -214,6 +214,21 @@ def test_the_scheduler_safety_net_offers_what_an_after_commit_missed(agenda):
     assert attente.offrir_creneaux_libres() == 0
 
 
+def test_the_safety_net_looks_only_at_slots_someone_may_want(agenda, django_assert_max_num_queries):
+    med, slot, _, _ = agenda
+    # Free slots nobody waits for, earlier than the one awaited: the pass neither locks
+    # them nor lets them fill its batch.
+    for k in range(1, 8):
+        f.creneau(med, slot.debut + timedelta(days=k))
+    awaited = f.creneau(med, slot.debut + timedelta(days=12))
+    waiting = f.patient()
+    register(waiting, med.pk, day(awaited), day(awaited))
+    assert attente.offrir_creneaux_libres(limite=3) == 1
+    assert Retenue.objects.get(active=True).creneau_id == awaited.pk
+    with django_assert_max_num_queries(2):
+        assert attente.offrir_creneaux_libres() == 0
+
+
 @pytest.mark.postgres
 def test_two_offers_of_one_slot_never_coexist(requires_postgres, transactional_db):
     assert connection.vendor == "postgresql"
