@@ -24,7 +24,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -153,36 +152,23 @@ class SessionTokenRefreshSerializer(TokenRefreshSerializer):
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """simplejwt's, plus the version check, on the user row it loads anyway (one join)."""
+    """simplejwt's, plus the version check, on the user row it loads anyway (one join:
+    ``selectors.identity_row``, the socket server's read, without its revocation part,
+    which the token class checked)."""
 
     def get_user(self, validated_token: Token):
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
             raise InvalidToken("Token contained no recognizable user identification") from exc
-        user = user_with_version(user_id)
+        user = identity_row(user_id, None, None, check=False)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if version_of(validated_token) != user_version(user):
+        if version_of(validated_token) != user.token_version_number:
             raise InvalidToken("Token is blacklisted")
         return user
-
-
-def user_with_version(user_id):
-    """The user with their token version, in one query; None if there is none."""
-    try:
-        return get_user_model().objects.select_related("token_version").filter(pk=user_id).first()
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def user_version(user) -> int:
-    try:
-        return user.token_version.version
-    except TokenVersion.DoesNotExist:
-        return 0
 
 
 # ---- revocation ---------------------------------------------------------------------------
