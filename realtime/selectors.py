@@ -70,7 +70,7 @@ def events_after(rooms: list[str], last_event_id: int, since: datetime, limit: i
 
 
 def identity_row(user_id: object, session: str | None, jti: object, check: bool = True) -> User | None:
-    """The user of a token, in one query, with ``token_version`` (their current token
+    """The user of a token, in one query, with ``token_version_number`` (their current token
     version, 0 without a row) and ``token_revoked`` (the session ``session`` was logged out;
     without a session, the token ``jti`` was blacklisted; never when ``check`` is False).
     None when there is no such user or ``user_id`` is not one."""
