@@ -17,12 +17,11 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from medical_booking.fields import MAX_ID
 from rendezvous.models import User
 
 from .models import Event, EventRoom, NotificationCursor, NotificationRead, RevokedSession, TokenVersion
 from .rooms import auto_rooms
-
-BIGINT = 2**63
 
 
 def events_addressed_to(rooms: list[str]) -> QuerySet[Event]:
@@ -80,7 +79,7 @@ def identity_row(user_id: object, session: str | None, jti: object, check: bool 
         pk = int(user_id)
     except ValueError:
         return None
-    if not -BIGINT <= pk < BIGINT:
+    if not 0 < pk <= MAX_ID:  # a primary key (BIGINT, from 1): any other names no one
         return None
     if not check:
         revoked, params = "1 = 0", []
