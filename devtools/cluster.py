@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "medical-booking.conf"
 MIME_TYPES = Path("/etc/nginx/mime.types")
+# nginx's temporary paths, each set under the prefix (main_conf) and created (Nginx.write_config).
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def nginx_binary() -> str | None:
@@ -79,8 +81,7 @@ def main_conf(prefix: Path, site_path: Path) -> str:
         # As root nginx would run its workers as "nobody", who cannot read a private temp
         # directory; as another user the directive is ignored (with a warning), so omit it.
         user = "user root;\n"
-    temp = "\n".join(f"    {name}_temp_path {prefix / 'temp' / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(f"    {name}_temp_path {prefix / 'temp' / name};" for name in TEMP_PATHS)
     mime = f"    include {MIME_TYPES};\n" if MIME_TYPES.exists() else ""
     return (
         f"{user}worker_processes 1;\n"
@@ -119,7 +120,7 @@ class Nginx:
         return self.prefix / "access.log"
 
     def write_config(self) -> Path:
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        for name in TEMP_PATHS:
             (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
         site = self.prefix / "medical-booking.conf"
         site.write_text(render_site(SITE.read_text(), listen=self.port, upstreams=self.upstreams,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import BigIntegerField, Exists, Func, OuterRef, QuerySet, Subquery
 
-from attente.models import Retenue
+from attente.retenues import vivantes
 from rendezvous.models import ACTIVE_STATUTS, Cabinet, Creneau, Medecin, Motif, RendezVous
 
 SlotRow = tuple[int, int, int, int]  # id, debut, fin (seconds since 1970), medecin_id
@@ -75,7 +75,7 @@ def free_slot_rows(now: datetime, medecins_by_id: dict[int, Medecin]) -> list[Sl
     (``preavis_minimum_minutes``) and before the horizon; ordered by start. Times are
     whole seconds since 1970 (UTC)."""
     booked = RendezVous.objects.filter(creneau=OuterRef("pk"), statut__in=ACTIVE_STATUTS)
-    held = Retenue.objects.filter(creneau=OuterRef("pk"), active=True, expire_at__gt=now)  # attente/
+    held = vivantes(now).filter(creneau=OuterRef("pk"))  # attente/
     rows = (
         Creneau.objects.filter(actif=True, debut__gt=now, debut__lt=horizon(now), medecin__user__is_active=True)
         .filter(~Exists(booked), ~Exists(held))

@@ -24,7 +24,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -78,13 +77,27 @@ class SessionRevocationMixin:
 class RevocableAccessToken(SessionRevocationMixin, BlacklistMixin, AccessToken):
     """An access token that logout can revoke before it expires."""
 
+    def revocation_keys(self) -> tuple[str | None, object]:
+        """``(session, jti)``, what logout revokes this token by (one of them, or neither).
+
+        A session token is revoked with its session (logout revokes the session of the
+        refresh and of the access token it was called with); a token without a session
+        (minted by for_user) is revoked by its own jti, as simplejwt does; a null session,
+        by neither. A session that is not a string is refused (TokenError). REST checks
+        the keys here (``check_blacklist``), the socket server in its one query
+        (``authenticate_token``)."""
+        if SESSION_CLAIM not in self.payload:
+            return None, self.payload[api_settings.JTI_CLAIM]
+        session = self.payload[SESSION_CLAIM]
+        if session is not None and not isinstance(session, str):
+            raise TokenError("Token is blacklisted")
+        return session, None
+
     def check_blacklist(self) -> None:
-        # A session token is revoked with its session (logout revokes the session of the
-        # refresh and of the access token it was called with); a token without a session
-        # (minted by for_user) is revoked by its own jti, as simplejwt does.
-        if SESSION_CLAIM in self.payload:
+        session, jti = self.revocation_keys()
+        if session is not None:
             self.check_session()
-        else:
+        elif jti is not None:
             super().check_blacklist()
 
     @classmethod
@@ -139,36 +152,23 @@ class SessionTokenRefreshSerializer(TokenRefreshSerializer):
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """simplejwt's, plus the version check, on the user row it loads anyway (one join)."""
+    """simplejwt's, plus the version check, on the user row it loads anyway (one join:
+    ``selectors.identity_row``, the socket server's read, without its revocation part,
+    which the token class checked)."""
 
     def get_user(self, validated_token: Token):
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
             raise InvalidToken("Token contained no recognizable user identification") from exc
-        user = user_with_version(user_id)
+        user = identity_row(user_id, None, None, check=False)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if version_of(validated_token) != user_version(user):
+        if version_of(validated_token) != user.token_version_number:
             raise InvalidToken("Token is blacklisted")
         return user
-
-
-def user_with_version(user_id):
-    """The user with their token version, in one query; None if there is none."""
-    try:
-        return get_user_model().objects.select_related("token_version").filter(pk=user_id).first()
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def user_version(user) -> int:
-    try:
-        return user.token_version.version
-    except TokenVersion.DoesNotExist:
-        return 0
 
 
 # ---- revocation ---------------------------------------------------------------------------
@@ -239,9 +239,8 @@ def extract_token(environ: dict, auth: object) -> str | None:
 
 class SocketAccessToken(RevocableAccessToken):
     """An access token read by the socket server: signature, expiry and type are checked
-    on reading; whether it was revoked (its session logged out, or, without a session, its
-    own ``jti`` blacklisted: ``RevocableAccessToken.check_blacklist``'s rule) is read in
-    the same query as its user (``selectors.identity_row``), not in one query of its own."""
+    on reading; whether it was revoked (``RevocableAccessToken.revocation_keys``) is read
+    in the same query as its user (``selectors.identity_row``), not in one query of its own."""
 
     def check_blacklist(self) -> None:
         return None
@@ -255,20 +254,16 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
         return None
     try:
         token = SocketAccessToken(raw)  # signature, expiry, type=access
+        session, revoking_jti = token.revocation_keys()
     except TokenError:
         return None
     user_id = token.get(api_settings.USER_ID_CLAIM)
     if user_id is None:
         return None
-    if SESSION_CLAIM in token.payload:  # RevocableAccessToken.check_blacklist's rule
-        session = token.payload[SESSION_CLAIM]
-        if session is not None and not isinstance(session, str):
-            return None
-        user = identity_row(user_id, session, None, check=session is not None)
-    else:
-        user = identity_row(user_id, None, token.get(api_settings.JTI_CLAIM))
-    if user is None or user.token_revoked or not user.is_active or version_of(token) != user.token_version_number:
+    user = identity_row(user_id, session, revoking_jti, check=session is not None or revoking_jti is not None)
+    version = version_of(token)
+    if user is None or user.token_revoked or not user.is_active or version != user.token_version_number:
         return None
     jti = token.get(api_settings.JTI_CLAIM)
-    return SocketIdentity(user=user, exp=int(token["exp"]), session=session_of(token),
-                          jti=jti if isinstance(jti, str) else None, version=version_of(token))
+    return SocketIdentity(user=user, exp=int(token["exp"]), session=session,
+                          jti=jti if isinstance(jti, str) else None, version=version)

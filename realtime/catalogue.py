@@ -110,11 +110,8 @@ def rendezvous_events(rdv: RendezVous, *, created: bool) -> list[Emission]:
                      message="Rendez-vous annulé par le patient" if by_patient
                      else "Rendez-vous annulé"),
         ]
-        slot = data["creneau"]  # serialised after the cancellation: free again if ahead
-        if slot["disponible"]:
-            emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(rdv.creneau), slot,
-                                      message="Un créneau s'est libéré"))
-        return emissions
+        # data["creneau"]: serialised after the cancellation, free again if ahead
+        return emissions + _freed_events(rdv.creneau, data["creneau"])
     return []
 
 
@@ -132,15 +129,20 @@ def move_events(rdv: RendezVous, ancien: Creneau) -> list[Emission]:
         Emission(RENDEZVOUS_MOVED, staff, data),
         Emission(CRENEAU_UNAVAILABLE, [r.creneaux_room(rdv.creneau.medecin_id)], data["creneau"]),
     ]
-    if old_slot["disponible"]:
-        emissions.append(Emission(CRENEAU_AVAILABLE, _slot_rooms(ancien), old_slot,
-                                  message="Un créneau s'est libéré"))
-    return emissions
+    return emissions + _freed_events(ancien, old_slot)
 
 
 def _slot_rooms(creneau: Creneau) -> list[str]:
     """Every patient (SPEC), and the screens showing this doctor's agenda."""
     return [r.role_room(Role.PATIENT), r.creneaux_room(creneau.medecin_id)]
+
+
+def _freed_events(creneau: Creneau, slot: dict) -> list[Emission]:
+    """A slot freed (a cancellation, a move away, a hold released), ``slot`` its data
+    serialised after the change: back for everyone, if still bookable."""
+    if not slot["disponible"]:
+        return []
+    return [Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), slot, message="Un créneau s'est libéré")]
 
 
 def creneau_events(creneau: Creneau, *, created: bool) -> list[Emission]:
@@ -200,10 +202,7 @@ def hold_events(creneau: Creneau) -> list[Emission]:
 def release_events(creneau: Creneau) -> list[Emission]:
     """A hold released or lapsed unused: the slot is back for everyone, if still bookable."""
     vars(creneau).pop("reserve", None)
-    data = CreneauSerializer(creneau).data
-    if not data["disponible"]:
-        return []
-    return [Emission(CRENEAU_AVAILABLE, _slot_rooms(creneau), data, message="Un créneau s'est libéré")]
+    return _freed_events(creneau, CreneauSerializer(creneau).data)
 
 
 def offer_events(creneau: Creneau, patient_id: int, expire_at: datetime, inscription_id: int) -> list[Emission]:

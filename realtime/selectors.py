@@ -17,12 +17,11 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from medical_booking.fields import MAX_ID
 from rendezvous.models import User
 
 from .models import Event, EventRoom, NotificationCursor, NotificationRead, RevokedSession, TokenVersion
 from .rooms import auto_rooms
-
-BIGINT = 2**63
 
 
 def events_addressed_to(rooms: list[str]) -> QuerySet[Event]:
@@ -70,7 +69,7 @@ def events_after(rooms: list[str], last_event_id: int, since: datetime, limit: i
 
 
 def identity_row(user_id: object, session: str | None, jti: object, check: bool = True) -> User | None:
-    """The user of a token, in one query, with ``token_version`` (their current token
+    """The user of a token, in one query, with ``token_version_number`` (their current token
     version, 0 without a row) and ``token_revoked`` (the session ``session`` was logged out;
     without a session, the token ``jti`` was blacklisted; never when ``check`` is False).
     None when there is no such user or ``user_id`` is not one."""
@@ -80,7 +79,7 @@ def identity_row(user_id: object, session: str | None, jti: object, check: bool 
         pk = int(user_id)
     except ValueError:
         return None
-    if not -BIGINT <= pk < BIGINT:
+    if not 0 < pk <= MAX_ID:  # a primary key (BIGINT, from 1): any other names no one
         return None
     if not check:
         revoked, params = "1 = 0", []

@@ -30,6 +30,7 @@ import signal
 import time
 
 from . import versions
+from .listen_backlog import listening_ports
 
 logger = logging.getLogger("serving")
 
@@ -104,12 +105,6 @@ def _stop_reactor() -> None:
         reactor.stop()
 
 
-def _listening_ports() -> list:
-    from twisted.internet import reactor, tcp
-
-    return [r for r in reactor.getReaders() if isinstance(r, tcp.Port)]
-
-
 def _close_kept_alive(ports: list) -> tuple[int, int]:
     """Close the idle kept-alive HTTP connections now, the busy ones after their response.
 
@@ -159,7 +154,7 @@ async def drain(app: Draining, timeout: float) -> None:
     deadline = started + max(0.0, timeout - 1.0)  # a second for the reactor's own shutdown
     app.draining = True
     try:
-        ports = _listening_ports()
+        ports = listening_ports()
         for port in ports:
             port.stopListening()
         closed, closing = _close_kept_alive(ports)

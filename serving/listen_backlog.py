@@ -20,6 +20,13 @@ import logging
 logger = logging.getLogger("serving")
 
 
+def listening_ports() -> list:
+    """The reactor's listening TCP ports (daphne's endpoints), once it runs."""
+    from twisted.internet import reactor, tcp
+
+    return [r for r in reactor.getReaders() if isinstance(r, tcp.Port)]
+
+
 def widen(ports: list, backlog: int) -> int:
     """Give each listening port ``backlog`` places; how many ports were widened."""
     widened = 0
@@ -37,10 +44,7 @@ def install(backlog: int) -> int:
     """Under daphne, once listening: every TCP port of the reactor (0 when ``backlog`` is 0)."""
     if backlog <= 0:
         return 0
-    from twisted.internet import reactor, tcp
-
-    ports = [r for r in reactor.getReaders() if isinstance(r, tcp.Port)]
-    widened = widen(ports, backlog)
+    widened = widen(listening_ports(), backlog)
     if widened:
         logger.info("serving: listen backlog %d on %d port(s)", backlog, widened)
     return widened
