@@ -24,13 +24,22 @@ def build_application(django_app, on_start: Callable[[], None] | None = None):
     once.
     """
 
+    started = False
+
     def start() -> None:
+        # Called for every request and connection: after the first, only this flag is
+        # read (``on_start`` looks at every socket the reactor watches, so running it
+        # per connection cost a reconnect storm of N sockets N x N steps).
+        nonlocal started
+        if started:
+            return
         ensure_started()
         start_reminders()
         start_generation()
         start_retenues()
         if on_start is not None:
             on_start()
+        started = True  # only once all of it ran: a failed start is tried again
 
     app = socketio.ASGIApp(
         sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path="socket.io",
@@ -45,7 +54,7 @@ def build_application(django_app, on_start: Callable[[], None] | None = None):
         reactor.callWhenRunning(start)
 
     async def application(scope, receive, send):
-        start()  # cheap once started; covers servers that have neither hook
+        start()  # a flag once started; covers servers that have neither hook
         await app(scope, receive, send)
 
     return application

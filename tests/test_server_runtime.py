@@ -369,3 +369,41 @@ def test_the_serving_daphne_listens_with_room_for_a_reconnect_storm(live):
     """Twisted's listenTCP backlog is 50: a storm of reconnects overflowed it and waited for
     TCP retransmissions (bench/storm.py)."""
     assert accept_queue(live.servers[0].port) == min(4096, somaxconn())
+
+
+async def test_the_real_time_start_runs_once_not_per_connection(monkeypatch):
+    """``on_start`` looks at every socket the reactor watches (the listen backlog): run per
+    connection, a reconnect storm of N sockets cost N x N steps (bench/storm.py profile)."""
+    from realtime import asgi
+
+    calls: list[str] = []
+    for name in ("ensure_started", "start_reminders", "start_generation", "start_retenues"):
+        monkeypatch.setattr(asgi, name, lambda name=name: calls.append(name))
+    failures = [RuntimeError("bus not reachable yet")]
+
+    def on_start() -> None:
+        calls.append("on_start")
+        if failures:
+            raise failures.pop()
+
+    async def django_app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    application = asgi.build_application(django_app, on_start=on_start)
+
+    async def request() -> int:
+        app = ApplicationCommunicator(application, scope("/api/ping"))
+        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await app.receive_output(10)
+        await app.receive_output(10)
+        await app.wait(10)
+        return start["status"]
+
+    with pytest.raises(RuntimeError, match="bus not reachable yet"):
+        await request()  # a start that failed...
+    assert await request() == 204  # ...is tried again by the next request
+    for _ in range(3):
+        assert await request() == 204
+    assert calls.count("on_start") == 2 and calls.count("ensure_started") == 2
+    assert calls.count("start_retenues") == 2
