@@ -20,7 +20,14 @@ The policy, in the serving process only (``serving.start``; not in tests or mana
   Twisted, autobahn), so a connection flood (a fuzzer: ~350 connections a second) would
   otherwise grow the heap by ~1 GB before the timer. Counted in blocks rather than RSS:
   RSS does not come down after a collection (freed memory is kept for reuse), so an
-  RSS threshold would ratchet up by its step at every collection.
+  RSS threshold would ratchet up by its step at every collection;
+- that step is at least a quarter of the heap the last collection left (CPython's own
+  rule for its oldest generation): a full collection walks the whole heap, so with a
+  fixed step a heap growing by live objects (10,000 sockets reconnecting at once, ~10
+  million blocks) paid one walk of an ever larger heap every step, quadratic in the
+  sockets (10 % of the event loop in a reconnect storm, bench/README.md "Reconnect
+  storm"); growing by a fraction keeps the walks' total proportional to the heap, and
+  garbage below a quarter of what lives.
 
 ``GC_FULL_INTERVAL_SECONDS=0`` keeps CPython's own policy (and no freeze).
 """
@@ -36,6 +43,7 @@ import time
 logger = logging.getLogger(__name__)
 NEVER = 2**31 - 1  # generation-2 threshold: the count of gen-1 collections never reaches it
 CHECK_SECONDS = 1.0
+GROWTH_FRACTION = 0.25  # of the blocks the last full collection left (CPython's own ratio)
 
 _installed = False
 
@@ -56,7 +64,8 @@ def install(interval: float, growth_blocks: int = 0) -> bool:
 
 class _Schedule:
     """Full collections every ``interval`` seconds, or once ``growth`` more memory blocks
-    are allocated than after the last one (looked at once a second)."""
+    (or a quarter more, if that is more) are allocated than after the last one (looked at
+    once a second)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, interval: float, growth: int) -> None:
         self.loop, self.interval, self.growth = loop, interval, growth
@@ -65,8 +74,11 @@ class _Schedule:
         if growth:
             loop.call_later(CHECK_SECONDS, self.watch)
 
+    def step(self) -> int:
+        return max(self.growth, int(self.baseline * GROWTH_FRACTION))
+
     def watch(self) -> None:
-        if sys.getallocatedblocks() - self.baseline > self.growth:
+        if sys.getallocatedblocks() - self.baseline > self.step():
             self.timer.cancel()
             self.collect("allocations grew")
         self.loop.call_later(CHECK_SECONDS, self.watch)

@@ -189,6 +189,35 @@ def test_gc_policy_collects_early_when_memory_grows():
     assert result["growth"] < 100 * 2**20, result  # not the ~200 MB left uncollected
 
 
+def test_gc_policy_growth_step_is_a_quarter_of_a_large_heap(monkeypatch):
+    """A heap growing by live objects (a reconnect storm: 10,000 sockets, ~10 million
+    blocks) is walked a number of times that grows with its logarithm, not its size."""
+    import gc
+
+    from serving import gc_policy
+
+    blocks = [1_000_000]
+    monkeypatch.setattr(gc_policy.sys, "getallocatedblocks", lambda: blocks[0])
+    monkeypatch.setattr(gc, "collect", lambda generation=2: 0)
+    loop = asyncio.new_event_loop()
+    try:
+        schedule = gc_policy._Schedule(loop, 300, 500_000)
+        assert schedule.step() == 500_000  # a small heap: the fixed step
+        walked = []
+        while blocks[0] < 11_000_000:  # the sockets come back, 100,000 blocks a second
+            blocks[0] += 100_000
+            before = schedule.baseline
+            schedule.watch()
+            if schedule.baseline != before:
+                walked.append(blocks[0])
+        assert schedule.step() == int(schedule.baseline * 0.25) > 2_000_000
+        # a fixed 500,000-block step walked the heap 20 times, 125 million blocks in all
+        assert len(walked) <= 9 and sum(walked) < 50_000_000, walked
+    finally:
+        schedule.timer.cancel()
+        loop.close()
+
+
 @pytest.mark.e2e
 def test_gc_policy_zero_keeps_cpythons_own():
     result = run_gc_script("0")
