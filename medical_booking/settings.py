@@ -431,12 +431,15 @@ LOGGING = {
 
 # Daphne tuning (serving/daphne_tuning.py, only under daphne): eager socket writes,
 # autobahn sendData without per-frame debug formatting, application_checker without a
-# tuple per connection. Each can be turned off; none changes the bytes on the wire.
+# tuple per connection, slim queues, the upgrade request let go, autobahn's debug-line
+# arguments formatted only when written. Each can be turned off; none changes the bytes
+# on the wire.
 DAPHNE_EAGER_WRITES = env_bool("DAPHNE_EAGER_WRITES", True)
 DAPHNE_FAST_WS_SEND = env_bool("DAPHNE_FAST_WS_SEND", True)
 DAPHNE_LEAN_APP_CHECKER = env_bool("DAPHNE_LEAN_APP_CHECKER", True)
 DAPHNE_SLIM_QUEUES = env_bool("DAPHNE_SLIM_QUEUES", True)
 DAPHNE_RELEASE_UPGRADE_REQUEST = env_bool("DAPHNE_RELEASE_UPGRADE_REQUEST", True)
+DAPHNE_LAZY_LOG_ARGS = env_bool("DAPHNE_LAZY_LOG_ARGS", True)
 # Engine.IO sockets without a task per socket (serving/transport.py): direct websocket
 # writes under daphne, one heartbeat timer, slim queues. Off: python-engineio's own.
 ENGINEIO_LEAN_SOCKETS = env_bool("ENGINEIO_LEAN_SOCKETS", True)

@@ -63,6 +63,7 @@ def install(settings) -> frozenset[str]:
             lean_app_checker=settings.DAPHNE_LEAN_APP_CHECKER,
             slim_queues=settings.DAPHNE_SLIM_QUEUES,
             release_upgrade_request=settings.DAPHNE_RELEASE_UPGRADE_REQUEST,
+            lazy_log_args=settings.DAPHNE_LAZY_LOG_ARGS,
         )
     if versions.written_for("one-hop request handler (REQUEST_THREADS, AUTH_REQUEST_THREADS)", "Django",
                             where="serving/handlers.py OneHopASGIHandler"):

@@ -1,6 +1,6 @@
 """Per-frame and per-second costs of daphne's Twisted/autobahn layer (issue 5).
 
-bench/README.md "Where time goes", hot spots 1 and 6. Five small, opt-out patches,
+bench/README.md "Where time goes", hot spots 1 and 6. Six small, opt-out patches,
 installed by :func:`install` (called by ``serving.install`` at start-up) only when the
 process is a daphne server (see :func:`under_daphne`). Nothing here changes a byte on the wire: the same
 frames are written in the same order; only
@@ -67,6 +67,17 @@ frames are written in the same order; only
 5. ``DAPHNE_RELEASE_UPGRADE_REQUEST`` -- after a websocket upgrade the transport's
    producer is no longer the HTTP channel, so the channel and the upgrade request are
    freed instead of living as long as the socket.
+
+6. ``DAPHNE_LAZY_LOG_ARGS`` -- autobahn builds the arguments of its debug lines before
+   the no-op logger is called: on every new websocket a ``pformat`` of its ~40 options
+   (``WebSocketProtocol._connectionMade``) and, on every connection and read, a few
+   ``hltype``/``hlval`` (``click.style`` colouring and an ``inspect`` walk): ~0.3 ms per
+   connection, 5 % of the event loop in a 10,000-socket reconnect storm
+   (bench/README.md "Reconnect storm"). In the two autobahn modules daphne's websockets
+   run (``autobahn.websocket.protocol``, ``autobahn.twisted.websocket``), where these
+   three names are only ever log-line arguments, they become :class:`LogArgument`
+   makers: the same text, formatted only if a line is written (debug on). The one other
+   use, ``Timings.__str__``'s ``pformat``, gets autobahn's ``pformat`` back.
 
 Each patch copies or replaces a few lines of Twisted, autobahn, txaio or daphne, so each
 is installed only on the exact versions it was written for (``serving.versions``), checked
@@ -324,6 +335,59 @@ def _install_release_upgrade_request() -> bool:
     return True
 
 
+# ---- 6. autobahn's debug-line arguments formatted only when written ------------------
+
+class LogArgument:
+    """``fn(*args)``, computed when a log line formats it: never while debug is off."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, *args) -> None:
+        self.fn, self.args = fn, args
+
+    def __str__(self) -> str:
+        return self.fn(*self.args)
+
+    def __repr__(self) -> str:
+        return self.fn(*self.args)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.fn(*self.args), spec)
+
+
+def _lazy(fn):
+    def maker(*args):
+        return LogArgument(fn, *args)
+
+    maker.__name__ = maker.__qualname__ = f"lazy_{fn.__name__}"
+    maker.upstream = fn
+    return maker
+
+
+def _install_lazy_log_args() -> bool:
+    if not written_for("DAPHNE_LAZY_LOG_ARGS", "autobahn",
+                       where="serving/daphne_tuning.py _install_lazy_log_args"):
+        return False
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    for module, names in ((protocol, ("hltype", "hlval", "pformat")), (twisted_websocket, ("hltype", "hlval"))):
+        for name in names:
+            current = getattr(module, name)
+            if getattr(current, "upstream", None) is None:
+                setattr(module, name, _lazy(current))
+    if "__str__" in protocol.Timings.__dict__ and protocol.Timings.__str__.__module__ == protocol.__name__:
+        protocol.Timings.__str__ = _timings_str
+    return True
+
+
+def _timings_str(self) -> str:
+    """autobahn ``Timings.__str__`` (``pformat`` is a log-argument maker in its module now)."""
+    import pprint
+
+    return pprint.pformat(self._timings)
+
+
 # ---- entry point ----------------------------------------------------------------------
 
 _DAPHNE_ENTRY_POINTS = (
@@ -348,7 +412,7 @@ def under_daphne() -> bool:
 
 def install(*, eager_writes: bool = True, fast_ws_send: bool = True,
             lean_app_checker: bool = True, slim_queues: bool = True,
-            release_upgrade_request: bool = True) -> frozenset[str]:
+            release_upgrade_request: bool = True, lazy_log_args: bool = True) -> frozenset[str]:
     """Install the enabled patches (idempotent); returns the names installed so far."""
     for name, enabled, fn in (
         ("eager_writes", eager_writes, _install_eager_writes),
@@ -356,6 +420,7 @@ def install(*, eager_writes: bool = True, fast_ws_send: bool = True,
         ("lean_app_checker", lean_app_checker, _install_lean_app_checker),
         ("slim_queues", slim_queues, _install_slim_queues),
         ("release_upgrade_request", release_upgrade_request, _install_release_upgrade_request),
+        ("lazy_log_args", lazy_log_args, _install_lazy_log_args),
     ):
         if enabled and name not in _installed and fn():
             _installed.add(name)

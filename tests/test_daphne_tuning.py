@@ -13,6 +13,7 @@ runs real daphne processes, so it goes through the patched paths too.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import struct
@@ -226,7 +227,9 @@ print(int(tcp.Server.__dict__.get("write") is daphne_tuning._eager_write),
       int(WebSocketProtocol.__dict__.get("sendData") is daphne_tuning._fast_send_data),
       int(Server.application_checker is daphne_tuning._lean_application_checker),
       int(Server.create_application is daphne_tuning._create_application),
-      int(WebRequest.process is daphne_tuning._process_then_release))
+      int(WebRequest.process is daphne_tuning._process_then_release),
+      int(isinstance(__import__("autobahn.websocket.protocol").websocket.protocol.pformat([1]),
+                     daphne_tuning.LogArgument)))
 """
 
 
@@ -243,22 +246,23 @@ def gate(tmp_path, mode: str, **env) -> list[str]:
 
 def test_installed_under_daphne_by_default(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne")
-    assert names == "eager_writes,fast_ws_send,lean_app_checker,release_upgrade_request,slim_queues"
-    assert flags == "1 1 1 1 1"
+    assert names == "eager_writes,fast_ws_send,lazy_log_args,lean_app_checker,release_upgrade_request,slim_queues"
+    assert flags == "1 1 1 1 1 1"
 
 
 def test_not_installed_with_daphne_eager_writes_0(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0")
-    assert names == "fast_ws_send,lean_app_checker,release_upgrade_request,slim_queues"
-    assert flags == "0 1 1 1 1"
+    assert names == "fast_ws_send,lazy_log_args,lean_app_checker,release_upgrade_request,slim_queues"
+    assert flags == "0 1 1 1 1 1"
 
 
 def test_each_patch_opts_out(tmp_path):
     names, flags, _ = gate(tmp_path, "daphne", DAPHNE_EAGER_WRITES="0",
                            DAPHNE_FAST_WS_SEND="false", DAPHNE_LEAN_APP_CHECKER="no",
-                           DAPHNE_SLIM_QUEUES="off", DAPHNE_RELEASE_UPGRADE_REQUEST="0")
+                           DAPHNE_SLIM_QUEUES="off", DAPHNE_RELEASE_UPGRADE_REQUEST="0",
+                           DAPHNE_LAZY_LOG_ARGS="0")
     assert names == "-"
-    assert flags == "0 0 0 0 0"
+    assert flags == "0 0 0 0 0 0"
 
 
 def test_not_installed_outside_daphne(tmp_path):
@@ -266,7 +270,7 @@ def test_not_installed_outside_daphne(tmp_path):
     # that alone must not install anything.
     names, flags, _ = gate(tmp_path, "plain")
     assert names == "-"
-    assert flags == "0 0 0 0 0"
+    assert flags == "0 0 0 0 0 0"
 
 
 # ---- DAPHNE_RELEASE_UPGRADE_REQUEST: a real daphne, real websockets ---------------------
@@ -310,4 +314,75 @@ async def test_the_upgrade_request_is_freed_and_websockets_still_work(tmp_path, 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---- autobahn's debug-line arguments (DAPHNE_LAZY_LOG_ARGS)
+
+LAZY = """
+import json, pprint, sys
+import click
+from autobahn.websocket import protocol
+calls = {"pformat": 0, "style": 0}
+def counted(name, fn):
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return fn(*args, **kwargs)
+    return wrapper
+protocol.pformat = counted("pformat", pprint.pformat)
+click.style = counted("style", click.style)
+import daphne.cli  # noqa: F401  (what `python -m daphne` imports)
+import medical_booking.asgi  # noqa: F401  (installs the serving patches)
+from autobahn import util
+from autobahn.twisted import websocket as tw
+from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent
+from serving import daphne_tuning
+
+factory = tw.WebSocketServerFactory("ws://127.0.0.1:9000")
+factory.protocol = tw.WebSocketServerProtocol
+proto = factory.buildProtocol(None)
+transport = StringTransport()
+proto.makeConnection(transport)
+proto.dataReceived(b"GET /socket.io/ HTTP/1.1\\r\\nHost: 127.0.0.1:9000\\r\\nUpgrade: websocket\\r\\n"
+                   b"Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n"
+                   b"Sec-WebSocket-Version: 13\\r\\n\\r\\n")
+handshake = transport.value().split(b"\\r\\n")[0].decode()
+during = dict(calls)
+arg = protocol.pformat([("openHandshakeTimeout", 5, "Factory")] * 3)
+typed = tw.hltype(factory.buildProtocol)
+print(json.dumps({
+    "handshake": handshake, "calls_while_debug_off": during,
+    "lazy": isinstance(arg, daphne_tuning.LogArgument),
+    "same_text": formatEvent({"log_format": "\\n{attrs} {func} {val}", "attrs": arg, "func": typed,
+                              "val": protocol.hlval(7)})
+                 == "\\n" + pprint.pformat([("openHandshakeTimeout", 5, "Factory")] * 3) + " "
+                    + util.hltype(factory.buildProtocol) + " " + util.hlval(7),
+    "str": str(arg) == pprint.pformat([("openHandshakeTimeout", 5, "Factory")] * 3),
+    "timings": str(protocol.Timings()) == pprint.pformat({}),
+}))
+"""
+
+
+@pytest.mark.parametrize("lazy", ["1", "0"])
+def test_autobahn_formats_no_debug_line_argument_while_debug_is_off(tmp_path, lazy):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("DAPHNE_")}
+    full.update({"DJANGO_SETTINGS_MODULE": "medical_booking.settings", "REDIS_URL": "",
+                 "DATABASE_URL": f"sqlite:///{tmp_path / 'lazy.sqlite3'}", "REMINDERS_IN_SERVER": "0",
+                 "DAPHNE_LAZY_LOG_ARGS": lazy})
+    out = subprocess.run([sys.executable, "-c", LAZY], cwd=ROOT, env=full, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["handshake"] == "HTTP/1.1 101 Switching Protocols"
+    if lazy == "1":
+        # a new websocket and its handshake: autobahn's debug arguments never formatted...
+        assert result["calls_while_debug_off"] == {"pformat": 0, "style": 0}
+        assert result["lazy"] is True
+    else:
+        # ...where autobahn as shipped pformats its options and colours type names
+        assert result["calls_while_debug_off"]["pformat"] >= 1
+        assert result["calls_while_debug_off"]["style"] >= 4
+        assert result["lazy"] is False
+    # the text of a debug line, once written, is autobahn's own either way
+    assert result["same_text"] is True and result["str"] is True and result["timings"] is True
 

@@ -104,6 +104,9 @@ from twisted.internet import tcp
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+import pprint
+from autobahn import util as ab_util
+from autobahn.websocket import protocol as ab_protocol
 
 own = {
     "AsyncSocket.poll": async_socket.AsyncSocket.poll.__module__ == "engineio.async_socket",
@@ -118,6 +121,7 @@ own = {
     "Server.application_checker": Server.application_checker.__module__ == "daphne.server",
     "Server.create_application": Server.create_application.__module__ == "daphne.server",
     "WebRequest.process": WebRequest.process.__module__ == "daphne.http_protocol",
+    "autobahn log arguments": ab_protocol.pformat is pprint.pformat and ab_protocol.hltype is ab_util.hltype,
 }
 print(json.dumps(sorted(serving.installed())))
 print(type(asgi.django_app).__module__ + "." + type(asgi.django_app).__name__)
@@ -147,7 +151,8 @@ def test_every_group_stays_off_on_other_versions_with_one_warning_each(tmp_path)
     assert groups == sorted([
         "engine.io packet fixes (always on)", "ENGINEIO_LEAN_SOCKETS", "python-socketio overrides (always on)",
         "DAPHNE_EAGER_WRITES", "DAPHNE_FAST_WS_SEND", "DAPHNE_LEAN_APP_CHECKER", "DAPHNE_SLIM_QUEUES",
-        "DAPHNE_RELEASE_UPGRADE_REQUEST", "one-hop request handler (REQUEST_THREADS, AUTH_REQUEST_THREADS)",
+        "DAPHNE_RELEASE_UPGRADE_REQUEST", "DAPHNE_LAZY_LOG_ARGS",
+        "one-hop request handler (REQUEST_THREADS, AUTH_REQUEST_THREADS)",
     ]), warnings
 
 
@@ -155,12 +160,13 @@ def test_every_group_stays_off_on_other_versions_with_one_warning_each(tmp_path)
 def test_the_written_for_versions_install_everything_silently(tmp_path):
     installed, handler, patched, warnings = start_up(tmp_path, "")
     assert installed == sorted([
-        "eager_writes", "engineio_fixes", "fast_ws_send", "lean_app_checker", "lean_sockets",
+        "eager_writes", "engineio_fixes", "fast_ws_send", "lazy_log_args", "lean_app_checker", "lean_sockets",
         "one_frame_delivery", "one_hop_handler", "release_upgrade_request", "slim_queues", "socketio_overrides"])
     assert handler == "serving.handlers.OneHopASGIHandler"
     assert patched == sorted([
         "AsyncServer.create_queue", "AsyncSocket._websocket_handler", "AsyncSocket.poll", "AsyncSocket.send",
-        "AsyncSocket.send_nowait", "Server.application_checker", "Server.create_application", "WebRequest.process",
+        "AsyncSocket.send_nowait", "Server.application_checker", "autobahn log arguments",
+        "Server.create_application", "WebRequest.process",
         "sendData", "tcp.Server.write", "translate_request"])
     assert warnings == []
 

@@ -121,6 +121,12 @@ FINGERPRINTS = [
                 "be0e6abca0ae92a4", "serving/daphne_tuning.py _fast_send_data (debug off test)"),
     Fingerprint("txaio", "26.6.1", "txaio.tx:Logger._set_log_level",
                 "674ffbcc3702cd37", "serving/daphne_tuning.py _fast_send_data (debug off test)"),
+    # autobahn: DAPHNE_LAZY_LOG_ARGS relies on hltype, hlval and pformat being log-line
+    # arguments only, everywhere in these two modules (and Timings.__str__ the one exception)
+    Fingerprint("autobahn", "26.10.2", "autobahn.websocket.protocol:",
+                "f14b152902fd423f", "serving/daphne_tuning.py _install_lazy_log_args, _timings_str"),
+    Fingerprint("autobahn", "26.10.2", "autobahn.twisted.websocket:",
+                "be17f344b1ed478b", "serving/daphne_tuning.py _install_lazy_log_args"),
     # Twisted: DAPHNE_EAGER_WRITES copies the buffering of write() and relies on doWrite
     Fingerprint("Twisted", "26.10.0", "twisted.internet.abstract:FileDescriptor.write",
                 "3e46c97fc173bc7e", "serving/daphne_tuning.py _eager_write"),
@@ -161,7 +167,7 @@ def pristine(module: str):
 def resolve(target: str):
     module, _, qualname = target.partition(":")
     obj = pristine(module)
-    for part in qualname.split("."):
+    for part in qualname.split(".") if qualname else ():  # "module:": the whole module
         obj = vars(obj)[part]  # the class's own attribute, not an inherited one
     return obj
 
