@@ -92,3 +92,31 @@ def test_disconnect_leaves_every_room_and_forgets_the_socket():
     assert all(sid not in members for members in manager.rooms["/"].values())
     assert list(manager.get_participants("/", "role:PATIENT")) == [(other, "eio2")]
     assert manager.get_rooms(sid, "/") == []
+
+
+def test_connecting_sockets_are_found_in_one_step_and_in_order():
+    """python-socketio's pending lists were scanned at every connect: quadratic in a storm."""
+    from realtime.manager import PendingSids
+
+    manager = Indexed()
+    manager.set_server(FakeServer())
+    sids = [manager.pre_connect(f"eio{k}", "/") for k in range(3)]
+    overrides = serving.enabled(serving.SOCKETIO_OVERRIDES)
+    assert isinstance(manager.pending_connect["/"], PendingSids) is overrides
+    assert list(manager.pending_connect["/"]) == sids
+    assert [manager.is_connected(sid, "/") for sid in sids] == [False, False, False]
+    assert manager.connect(sids[1], "/") == sids[1]
+    assert [manager.is_connected(sid, "/") for sid in sids] == [False, True, False]
+    assert list(manager.pending_connect["/"]) == [sids[0], sids[2]]
+    manager.pre_disconnect(sids[1], "/")
+    assert manager.is_connected(sids[1], "/") is False
+    assert isinstance(manager.pending_disconnect["/"], PendingSids) is overrides
+    manager.basic_disconnect(sids[1], "/")
+    assert "/" not in manager.pending_disconnect  # emptied: the namespace's entry goes
+    for sid in (sids[0], sids[2]):
+        manager.connect(sid, "/")
+    assert "/" not in manager.pending_connect
+    assert all(manager.is_connected(sid, "/") for sid in (sids[0], sids[2]))
+    if overrides:
+        with pytest.raises(ValueError):
+            PendingSids().remove("absent")  # as list.remove
