@@ -170,8 +170,8 @@ def _offre_active() -> QuerySet[Retenue]:
     return Retenue.objects.filter(offre=OuterRef("pk"), active=True)
 
 
-# Entries passed over for one slot because a concurrent offer won them meanwhile, before
-# the slot is left free: each try is one savepoint and one query.
+# At most this many entries passed over for one slot (each given another slot meanwhile by
+# a concurrent offer) before the slot is left to the next pass: a try is a query and a savepoint.
 _ESSAIS = 5
 
 
