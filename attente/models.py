@@ -4,8 +4,9 @@ A hold is live while ``active`` and ``expire_at`` is ahead: every check compares
 ``expire_at`` with now in its own transaction, so a hold whose server died before
 releasing it blocks nothing once its time is up (the scheduler only tidies the row and
 tells followers). The database keeps one active hold per slot, one active browsing hold
-per patient (partial unique indexes); an active row past its time is deactivated under
-the slot's lock before another hold of that slot is written.
+per patient and one active offer per waiting-list entry (partial unique indexes); an
+active row past its time is deactivated under the slot's lock before another hold of that
+slot is written.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class Retenue(models.Model):
                                     name="une_retenue_par_patient"),
             # An entry is offered a given slot once: on expiry the slot goes to the next in line.
             models.UniqueConstraint(fields=["offre", "creneau"], name="une_offre_par_inscription_et_creneau"),
+            # One offer at a time per entry: a second freed slot goes to the next in line
+            # instead of waiting OFFRE_SECONDES on a patient who can book only one.
+            models.UniqueConstraint(fields=["offre"], condition=Q(active=True, offre__isnull=False),
+                                    name="une_offre_active_par_inscription"),
             models.CheckConstraint(name="retenue_active_en_cours",
                                    condition=Q(active=True, issue="EN_COURS") | Q(active=False) & ~Q(issue="EN_COURS")),
         ]

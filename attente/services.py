@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -98,7 +98,8 @@ def retenir_creneau(*, patient: User, creneau: Creneau) -> Retenue:
 
 def liberer_retenue(*, patient: User, creneau: Creneau) -> None:
     """The patient lets their hold (or their offer) go: the slot is back, or offered to the
-    next in line. Nothing held by them here: 404; their hold already lapsed: 409."""
+    next in line. Nothing held by them here: 404; their hold already lapsed: 409. A declined
+    offer leaves its entry waiting, free for another slot at once (after commit)."""
     now = timezone.now()
     with transaction.atomic():
         creneau = _lock_creneau(creneau.pk)
@@ -111,6 +112,9 @@ def liberer_retenue(*, patient: User, creneau: Creneau) -> None:
         Retenue.objects.filter(pk=retenue.pk).update(active=False, issue=Retenue.Issue.LIBEREE)
         if _offrir(creneau, now) is None:
             send_events(catalogue.release_events(creneau))
+        if retenue.offre_id is not None:
+            offre_id = retenue.offre_id
+            transaction.on_commit(lambda: offrir_inscription_apres_commit(offre_id))
 
 
 def expirer_retenues(now: datetime | None = None) -> int:
@@ -136,9 +140,11 @@ def expirer_retenues(now: datetime | None = None) -> int:
 
 def _candidates(creneau: Creneau):
     """Active entries whose range covers the slot's day (the practice's) and whose reason
-    fits its length, first registered first, never offered this slot before; a new patient
-    only while the doctor (and their reason) still take new patients online, so an offer is
-    always one they can book (the rule of ``check_nouveaux_patients``)."""
+    fits its length, first registered first, never offered this slot before, with no other
+    offer active now (one at a time: the ``une_offre_active_par_inscription`` index; an
+    offer past its time counts until its slot's pass closes it, as the index sees it); a
+    new patient only while the doctor (and their reason) still take new patients online,
+    so an offer is always one they can book (the rule of ``check_nouveaux_patients``)."""
     medecin = creneau.medecin
     jour = timezone.localtime(creneau.debut, medecin.cabinet.tzinfo).date()
     minutes = int((creneau.fin - creneau.debut).total_seconds() // 60)
@@ -154,27 +160,49 @@ def _candidates(creneau: Creneau):
             .filter(Q(motif_consultation__isnull=True) | Q(motif_consultation__duree_minutes__lte=minutes))
             .filter(accepte)
             .exclude(Exists(deja))
+            .exclude(Exists(_offre_active()))
             .order_by("created_at", "id"))
+
+
+def _offre_active() -> QuerySet[Retenue]:
+    """The outer entry's active offer, if any (what ``une_offre_active_par_inscription``
+    counts): such an entry waits for that offer's end before another."""
+    return Retenue.objects.filter(offre=OuterRef("pk"), active=True)
+
+
+# At most this many entries passed over for one slot (each given another slot meanwhile by
+# a concurrent offer) before the slot is left to the next pass: a try is a query and a savepoint.
+_ESSAIS = 5
 
 
 def _offrir(creneau: Creneau, now: datetime) -> Retenue | None:
     """Offer the locked, free, unheld slot to the first in line (None: nobody waits for it).
-    The hold is written in a savepoint: should the unique index refuse it, nothing else
-    of the caller's transaction is lost."""
+
+    Each hold is written in a savepoint: should a unique index refuse it, nothing else of
+    the caller's transaction is lost. Under the slot's lock only the entry's index can:
+    another process offered this entry another slot between our candidate query and our
+    insert (PostgreSQL makes our insert wait for theirs, then refuses it once they commit).
+    That entry now has its offer, so the slot goes to the next in line."""
     if not creneau.actif or creneau.debut <= now + timedelta(minutes=creneau.medecin.cabinet.preavis_minimum_minutes):
         return None
-    inscription = _candidates(creneau).first()
-    if inscription is None:
-        return None
     expire_at = now + timedelta(seconds=settings.OFFRE_SECONDES)
-    try:
-        with transaction.atomic():
-            retenue = Retenue.objects.create(creneau=creneau, patient_id=inscription.patient_id, offre=inscription,
-                                             expire_at=expire_at)
-    except IntegrityError:
-        return None  # held meanwhile (cannot happen under the slot's lock; never two offers)
-    send_events(catalogue.offer_events(creneau, inscription.patient_id, expire_at, inscription.pk))
-    return retenue
+    ecartees: list[int] = []
+    for _ in range(_ESSAIS):
+        inscription = _candidates(creneau).exclude(pk__in=ecartees).first()
+        if inscription is None:
+            return None
+        try:
+            with transaction.atomic():
+                retenue = Retenue.objects.create(creneau=creneau, patient_id=inscription.patient_id,
+                                                 offre=inscription, expire_at=expire_at)
+        except IntegrityError:
+            logger.info("waiting-list entry %s got another offer meanwhile: slot %s goes to the next in line",
+                        inscription.pk, creneau.pk)
+            ecartees.append(inscription.pk)
+            continue
+        send_events(catalogue.offer_events(creneau, inscription.patient_id, expire_at, inscription.pk))
+        return retenue
+    return None  # the scheduler's next pass tries again
 
 
 def offrir_creneau(creneau_id: int) -> Retenue | None:
@@ -222,14 +250,16 @@ def _peut_attendre() -> Exists:
     """A slot some active entry may want, in the slot query itself, so that a pass locks only
     those (not every free slot of the doctor's horizon, again every pass): one of its
     doctor's entries covers its UTC day give or take one (any practice's local day is in
-    that), never offered it before. ``_candidates`` decides exactly, under the lock."""
+    that), never offered it before, with no other offer active now. ``_candidates``
+    decides exactly, under the lock."""
     def jour(decalage: timedelta) -> TruncDate:
         return TruncDate(ExpressionWrapper(OuterRef("debut") + decalage, output_field=DateTimeField()), tzinfo=UTC)
 
     return Exists(InscriptionAttente.objects.filter(
         medecin_id=OuterRef("medecin_id"), active=True, patient__is_active=True,
         date_debut__lte=jour(timedelta(days=1)), date_fin__gte=jour(timedelta(days=-1)),
-    ).exclude(Exists(Retenue.objects.filter(offre=OuterRef("pk"), creneau_id=OuterRef(OuterRef("pk"))))))
+    ).exclude(Exists(Retenue.objects.filter(offre=OuterRef("pk"), creneau_id=OuterRef(OuterRef("pk")))))
+     .exclude(Exists(_offre_active())))
 
 
 # --- the waiting list ----------------------------------------------------------------------
@@ -270,9 +300,12 @@ def inscrire(*, patient: User, medecin: Medecin, date_debut: date, date_fin: dat
 
 
 def offrir_inscription_apres_commit(inscription_id: int) -> None:
-    """A new entry: the free slots of its range (if any) go through ``offrir_creneau``."""
+    """A new entry, or one whose offer was declined: the free slots of its range (if any)
+    go through ``offrir_creneau`` (each to the first in line) until one is offered to it."""
     try:
         inscription = InscriptionAttente.objects.select_related("medecin__cabinet").get(pk=inscription_id)
+        if not inscription.active:
+            return  # left the list (``desinscrire`` releases its offer) or served
         tz = inscription.medecin.cabinet.tzinfo
         debut = timezone.make_aware(datetime.combine(inscription.date_debut, datetime.min.time()), tz)
         fin = timezone.make_aware(datetime.combine(inscription.date_fin + timedelta(days=1), datetime.min.time()), tz)

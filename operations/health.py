@@ -8,9 +8,14 @@ makes ``/readyz`` answer 503 instead of hanging the probe:
   probe must see a new connection work, not an old one survive);
 - the bus answers: Redis ``PING`` when ``REDIS_URL`` is set (the channel layer's server);
   the embedded in-memory layer always does;
-- the in-server schedulers (realtime/scheduler.py) are alive: each loop beats at every
-  turn, and a beat older than three intervals means it is stuck or dead. A process that
-  serves no sockets (tests, ``manage.py``) runs no scheduler, and that is no fault.
+- the in-server schedulers are alive: reminders and slot generation
+  (realtime/scheduler.py), lapsed holds and waiting-list offers (attente/scheduler.py,
+  ``hold_scheduler``). Each loop beats at every turn (``realtime.scheduler.beat``), and a
+  beat older than three intervals means it is stuck or dead. One turned off by its
+  setting (``REMINDERS_IN_SERVER``, ``CRENEAUX_GENERATION_SECONDS`` or
+  ``RETENUES_INTERVAL_SECONDES`` at 0: cron does the work) is reported off, not failed. A
+  process that serves no sockets (tests, ``manage.py``) runs no scheduler, and that is no
+  fault.
 """
 
 from __future__ import annotations
@@ -112,7 +117,8 @@ def scheduler_state(name: str, enabled: bool, beat: tuple[float, float] | None, 
 def check_schedulers(now: float | None = None) -> dict[str, dict[str, Any]]:
     now = time.monotonic() if now is None else now
     enabled = {scheduler.REMINDERS: settings.REMINDERS_IN_SERVER,
-               scheduler.GENERATION: settings.CRENEAUX_GENERATION_SECONDS > 0}
+               scheduler.GENERATION: settings.CRENEAUX_GENERATION_SECONDS > 0,
+               scheduler.RETENUES: settings.RETENUES_INTERVAL_SECONDES > 0}
     return {name: scheduler_state(name, on, scheduler.heartbeats.get(name), bus.attached, now)
             for name, on in enabled.items()}
 

@@ -35,7 +35,8 @@ METRICS_FORBIDDEN = ("metriques_interdites",
 METRICS_OFF = ("metriques_desactivees", "Métriques désactivées (METRICS_ENABLED=false)")
 CHECK_NAMES = {"database": "base de données", "bus": "bus (Redis)",
                "reminder_scheduler": "planificateur des rappels",
-               "slot_generation": "génération des créneaux"}
+               "slot_generation": "génération des créneaux",
+               "hold_scheduler": "planificateur des retenues"}
 
 
 class FirstRenderer(BaseContentNegotiation):
@@ -71,7 +72,7 @@ class VerificationSerializer(serializers.Serializer):
 class PretSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="ok")
     checks = serializers.DictField(child=VerificationSerializer(),
-                                   help_text="database, bus, reminder_scheduler, slot_generation")
+                                   help_text="database, bus, reminder_scheduler, slot_generation, hold_scheduler")
 
 
 class NonPretSerializer(serializers.Serializer):

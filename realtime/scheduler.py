@@ -28,8 +28,10 @@ _generation_task: asyncio.Task | None = None
 
 # Each loop's last turn, for /readyz (operations/health.py): name -> (time.monotonic() of
 # the beat, the loop's interval in seconds). A loop stuck in a pass stops beating.
+# RETENUES is attente/scheduler.py's loop (lapsed holds, waiting-list offers).
 REMINDERS = "reminder_scheduler"
 GENERATION = "slot_generation"
+RETENUES = "hold_scheduler"
 heartbeats: dict[str, tuple[float, float]] = {}
 
 

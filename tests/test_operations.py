@@ -6,6 +6,8 @@ Live servers (sockets, Redis away, JSON lines on stdout): tests/test_operations_
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -67,6 +69,7 @@ def test_readyz_ok_outside_a_serving_process(client, settings):
     # No socket server in this process: the schedulers do not run here, by design.
     assert body["checks"]["reminder_scheduler"] == {"ok": True, "running": False}
     assert body["checks"]["slot_generation"] == {"ok": True, "running": False}
+    assert body["checks"]["hold_scheduler"] == {"ok": True, "running": False}
 
 
 @pytest.mark.django_db
@@ -126,6 +129,7 @@ def test_readyz_names_a_stuck_scheduler(client, monkeypatch):
     monkeypatch.setattr(scheduler, "heartbeats", {
         scheduler.REMINDERS: (now - 91, 30.0),  # three intervals and a second ago
         scheduler.GENERATION: (now - 10, 3600.0),
+        scheduler.RETENUES: (now - 1, 5.0),
     })
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -135,6 +139,96 @@ def test_readyz_names_a_stuck_scheduler(client, monkeypatch):
     assert reminders["ok"] is False and reminders["interval_seconds"] == 30.0
     assert reminders["error"].startswith("aucun tour depuis 9")
     assert body["checks"]["slot_generation"]["ok"] is True
+    assert body["checks"]["hold_scheduler"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_names_a_stuck_hold_scheduler(client, monkeypatch, settings):
+    settings.RETENUES_INTERVAL_SECONDES = 5
+    monkeypatch.setattr(health, "bus", SimpleNamespace(attached=True))
+    now = health.time.monotonic()
+    monkeypatch.setattr(scheduler, "heartbeats", {
+        scheduler.REMINDERS: (now - 1, 30.0),
+        scheduler.GENERATION: (now - 1, 3600.0),
+        scheduler.RETENUES: (now - 16, 5.0),  # three intervals and a second ago
+    })
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "service_non_pret" and body["status"] == "degraded"
+    assert body["message"] == "Service pas prêt : planificateur des retenues"
+    holds = body["checks"]["hold_scheduler"]
+    assert holds["ok"] is False and holds["interval_seconds"] == 5.0
+    assert holds["error"].startswith("aucun tour depuis 16 s (plus de 3 × 5 s)")
+    assert body["checks"]["reminder_scheduler"]["ok"] is True
+    assert body["checks"]["slot_generation"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_names_a_hold_scheduler_never_started_in_a_serving_process(client, monkeypatch, settings):
+    settings.RETENUES_INTERVAL_SECONDES = 5
+    monkeypatch.setattr(health, "bus", SimpleNamespace(attached=True))
+    now = health.time.monotonic()
+    monkeypatch.setattr(scheduler, "heartbeats", {scheduler.REMINDERS: (now, 30.0),
+                                                  scheduler.GENERATION: (now, 3600.0)})
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["hold_scheduler"] == {"ok": False, "error": "planificateur non démarré"}
+
+
+@pytest.mark.django_db
+def test_readyz_hold_scheduler_off_by_configuration_is_ready(client, monkeypatch, settings):
+    # RETENUES_INTERVAL_SECONDES=0: cron runs ``manage.py expirer_retenues``; a serving
+    # process with no beat of it is then no fault.
+    settings.RETENUES_INTERVAL_SECONDES = 0
+    monkeypatch.setattr(health, "bus", SimpleNamespace(attached=True))
+    now = health.time.monotonic()
+    monkeypatch.setattr(scheduler, "heartbeats", {scheduler.REMINDERS: (now, 30.0),
+                                                  scheduler.GENERATION: (now, 3600.0)})
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["hold_scheduler"] == {"ok": True, "enabled": False}
+
+
+async def test_the_hold_scheduler_beats_at_every_turn_even_after_a_failing_pass(monkeypatch, settings):
+    from attente import scheduler as holds
+
+    settings.RETENUES_INTERVAL_SECONDES = 0.05
+    monkeypatch.setattr(scheduler, "heartbeats", {})
+    turns = []
+
+    def passe():
+        turns.append(scheduler.heartbeats[scheduler.RETENUES])
+        raise RuntimeError("database away")  # logged; the loop goes on
+
+    monkeypatch.setattr(holds, "passe", passe)
+    monkeypatch.setattr(holds, "_task", None)
+    holds.start_retenues()
+    try:
+        assert scheduler.heartbeats[scheduler.RETENUES][1] == 0.05  # beats at start already
+        for _ in range(200):
+            if len(turns) >= 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        holds._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await holds._task
+    assert len(turns) >= 3
+    assert turns[0][0] < turns[1][0] < turns[2][0]  # a fresh beat before each pass
+    last = scheduler.heartbeats[scheduler.RETENUES][0]
+    state = health.check_schedulers(now=last + 0.1)[scheduler.RETENUES]
+    assert state == {"ok": True, "last_beat_seconds": 0.1, "interval_seconds": 0.05}
+
+
+def test_the_hold_scheduler_does_not_start_when_off(monkeypatch, settings):
+    from attente import scheduler as holds
+
+    settings.RETENUES_INTERVAL_SECONDES = 0
+    monkeypatch.setattr(scheduler, "heartbeats", {})
+    monkeypatch.setattr(holds, "_task", None)
+    holds.start_retenues()  # no running loop needed: nothing starts
+    assert holds._task is None and scheduler.heartbeats == {}
 
 
 @pytest.mark.parametrize(("enabled", "beat", "serving", "expected"), [
@@ -155,8 +249,10 @@ def test_scheduler_state_past_three_intervals_is_not_alive():
 def test_readyz_reports_disabled_schedulers(settings):
     settings.REMINDERS_IN_SERVER = False
     settings.CRENEAUX_GENERATION_SECONDS = 0
+    settings.RETENUES_INTERVAL_SECONDES = 0
     assert health.check_schedulers() == {"reminder_scheduler": {"ok": True, "enabled": False},
-                                         "slot_generation": {"ok": True, "enabled": False}}
+                                         "slot_generation": {"ok": True, "enabled": False},
+                                         "hold_scheduler": {"ok": True, "enabled": False}}
 
 
 # --- /metrics access -----------------------------------------------------------------------

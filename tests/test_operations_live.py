@@ -54,7 +54,8 @@ def test_readyz_live_all_checks_ok(ops_stack):
     assert body["status"] == "ok"
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["bus"] == {"ok": True, "backend": "memory"}
-    for name, interval in (("reminder_scheduler", 30), ("slot_generation", 3600)):
+    # hold_scheduler: attente/scheduler.py (RETENUES_INTERVAL_SECONDES, 5 s by default).
+    for name, interval in (("reminder_scheduler", 30), ("slot_generation", 3600), ("hold_scheduler", 5)):
         check = body["checks"][name]
         assert check["ok"] is True and check["interval_seconds"] == interval, check
         assert 0 <= check["last_beat_seconds"] <= 3 * interval, check
