@@ -198,8 +198,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
         self._layer = None
         # Sockets replaying missed events (see realtime.replay): sid -> ReplayGuard.
         self.guards: dict = {}
-        # Events handed to local delivery so far (realtime.replay.ReadAhead compares it).
-        self.arrivals = 0
         # Set by the server: ``async (user_id, sessions, jtis, version)`` closing matching sockets.
         self.on_revoke = None
         # Catch-up state (see the module docstring); tracking starts with the listener.
@@ -247,7 +245,6 @@ class ChannelLayerManager(RoomIndex, AsyncPubSubManager):
 
     async def _emit_here(self, message: dict) -> int:
         """Deliver to this server's sockets; how many sockets got it (when known)."""
-        self.arrivals += 1
         if self.guards:
             message = self._guard(message)
         if message.get("callback") or message.get("binary") or self.server is None:

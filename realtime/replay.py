@@ -4,10 +4,7 @@ nothing missing or doubled across the switch.
 
 While a socket replays, the manager buffers the live events addressed to it (see
 ``ChannelLayerManager._handle_emit``); after the replay they are flushed, skipping any
-the replay already delivered. The read itself is usually done ahead, on the token
-check's trip to a request thread (``ReadAhead``: one trip instead of two), and done again
-after the socket joined its rooms when an event reached the server in between. Event ids
-follow commit order (``events.send_events``
+the replay already delivered. Event ids follow commit order (``events.send_events``
 serialises event-writing transactions on PostgreSQL; SQLite serialises all writes), so
 "after that id" is exactly "committed after that event".
 """
@@ -51,29 +48,6 @@ def events_since(rooms: list[str], last_event_id: int) -> list[tuple[str, dict]]
     since = timezone.now() - timedelta(hours=settings.REPLAY_RETENTION_HOURS)
     events = events_after(rooms, last_event_id, since, settings.REPLAY_MAX_EVENTS)
     return [(e.name, e.payload()) for e in events]
-
-
-@dataclass(frozen=True)
-class ReadAhead:
-    """The events a connecting socket missed, read on its token check's trip to a request
-    thread, before it joins its rooms (one trip instead of two).
-
-    An event committed after that read reaches this process's manager after it (the bus
-    publishes after commit). If no event at all reached the manager from just before the
-    read until the socket's rooms are joined (``arrivals`` unchanged), every later one is
-    held back for the socket by its guard: the read is complete. Otherwise the replay
-    reads again, as it would have without reading ahead."""
-
-    missed: list[tuple[str, dict]]
-    arrivals: int  # the manager's count of events handled, taken before the read
-
-    def complete(self, manager) -> bool:
-        return manager.arrivals == self.arrivals
-
-
-def read_ahead(manager, rooms: list[str], last_event_id: int) -> ReadAhead:
-    arrivals = manager.arrivals  # first: an event arriving during the read is noticed
-    return ReadAhead(events_since(rooms, last_event_id), arrivals)
 
 
 def event_id_of(message: dict) -> int | None:

@@ -28,10 +28,10 @@ from messagerie.selectors import may_join_conversation
 from rendezvous.models import User
 from serving import client_errors, transport
 
-from .auth import TOKEN_INVALID, TOKEN_REQUIRED, SocketIdentity, authenticate_token, extract_token
+from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
-from .replay import GUARD_SECONDS, ReadAhead, ReplayGuard, event_id_of, events_since, parse_last_event_id, read_ahead
+from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since, parse_last_event_id
 from .rooms import auto_rooms, user_room
 
 logger = logging.getLogger(__name__)
@@ -210,19 +210,6 @@ class SocketState:
         return True
 
 
-def check_and_read_ahead(raw: str, last_event_id: int | None, manager: ChannelLayerManager
-                         ) -> tuple[SocketIdentity, list[str], ReadAhead | None] | None:
-    """On a request thread: the token's identity (None: refused), its rooms and, with a
-    ``lastEventId``, the events missed, read ahead (``realtime.replay.ReadAhead``)."""
-    identity = authenticate_token(raw)
-    if identity is None:
-        return None
-    rooms = auto_rooms(identity.user)
-    if last_event_id is None:
-        return identity, rooms, None
-    return identity, rooms, read_ahead(manager, rooms, last_event_id)
-
-
 def create_server() -> socketio.AsyncServer:
     server = Server(
         async_mode="asgi",
@@ -298,20 +285,18 @@ def create_server() -> socketio.AsyncServer:
         raw = extract_token(environ, auth)
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
-        last_event_id = parse_last_event_id(auth)
         checked_at = time.monotonic()
-        # One trip to a request thread: the token, and the events missed (read ahead).
-        checked = await serving.on_request_thread(
-            check_and_read_ahead, raw, None if last_event_id is False else last_event_id, server.manager)
-        if checked is None:
+        identity = await serving.on_request_thread(authenticate_token, raw)
+        if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
+        last_event_id = parse_last_event_id(auth)
         if last_event_id is False:
             raise socketio.exceptions.ConnectionRefusedError(ERR_LAST_EVENT_ID)
-        identity, rooms, read_ahead = checked
         user = identity.user
         if revoked(user.pk, identity.session, identity.jti, identity.version, since=checked_at):
             # revoked while its token was checked (from here to its rooms nothing awaits)
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
+        rooms = auto_rooms(user)
         state = SocketState(
             user_id=user.pk, auto=frozenset(rooms), session=identity.session, jti=identity.jti,
             version=identity.version,
@@ -327,21 +312,16 @@ def create_server() -> socketio.AsyncServer:
         for room in rooms:
             await server.enter_room(sid, room)
         if last_event_id is not None:
-            missed = read_ahead.missed if read_ahead.complete(server.manager) else None
             # Runs after the CONNECT packet is queued, so replayed events follow it.
-            server.start_background_task(replay, sid, rooms, last_event_id, missed)
+            server.start_background_task(replay, sid, rooms, last_event_id)
 
-    async def replay(sid: str, rooms: list[str], last_event_id: int,
-                     missed: list[tuple[str, dict]] | None = None) -> None:
-        """``missed``: read ahead with the token and still complete, or None: read now,
-        with the socket in its rooms and its live events held back."""
+    async def replay(sid: str, rooms: list[str], last_event_id: int) -> None:
         manager = server.manager
         guard = manager.guards.get(sid)
         if guard is None:
             return
         try:
-            if missed is None:
-                missed = await serving.on_request_thread(events_since, rooms, last_event_id)
+            missed = await serving.on_request_thread(events_since, rooms, last_event_id)
             for name, payload in missed:
                 await manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
