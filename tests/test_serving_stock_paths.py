@@ -35,7 +35,8 @@ TOKEN_INVALID = "Token invalide"
 GROUPS = (
     "engine.io packet fixes (always on)", "ENGINEIO_LEAN_SOCKETS", "python-socketio overrides (always on)",
     "DAPHNE_EAGER_WRITES", "DAPHNE_FAST_WS_SEND", "DAPHNE_LEAN_APP_CHECKER", "DAPHNE_SLIM_QUEUES",
-    "DAPHNE_RELEASE_UPGRADE_REQUEST", "one-hop request handler (REQUEST_THREADS, AUTH_REQUEST_THREADS)",
+    "DAPHNE_RELEASE_UPGRADE_REQUEST", "DAPHNE_LAZY_LOG_ARGS",
+    "one-hop request handler (REQUEST_THREADS, AUTH_REQUEST_THREADS)",
 )
 SUCCESS_JOIN = "Room rejointe"
 FORBIDDEN = {"type": "error", "message": "Accès refusé à cette room", "code": "room_interdite"}
