@@ -348,8 +348,7 @@ class LogArgument:
     def __str__(self) -> str:
         return self.fn(*self.args)
 
-    def __repr__(self) -> str:
-        return self.fn(*self.args)
+    __repr__ = __str__  # a structured log observer may repr() its arguments
 
     def __format__(self, spec: str) -> str:
         return format(self.fn(*self.args), spec)
