@@ -113,12 +113,7 @@ class PendingTable(dict):
             self[namespace] = sids
 
     def __setitem__(self, namespace: str, sids) -> None:
-        if not isinstance(sids, PendingSids):
-            pending = PendingSids()
-            for sid in sids:
-                pending.append(sid)
-            sids = pending
-        super().__setitem__(namespace, sids)
+        super().__setitem__(namespace, sids if isinstance(sids, PendingSids) else PendingSids.fromkeys(sids))
 
 
 class RoomIndex:
