@@ -5,15 +5,21 @@ once, so an HTTP request in progress is cut (nginx answers the client 502, and w
 a booking committed is anyone's guess), and sockets vanish. Here SIGTERM starts a drain
 (:func:`drain`), bounded by ``SHUTDOWN_TIMEOUT_SECONDS``:
 
-1. stop accepting: the listening ports close, so nginx's next connection is refused
-   and it goes to the other process (a refused connection is safe to retry, POST too);
-   a request that still reaches this process (on a kept-alive connection) is answered
-   503 ``redemarrage_en_cours`` with ``Connection: close``;
+1. stop accepting without cutting what already came: the kernel stops completing new
+   handshakes (:func:`serving.listen_backlog.refuse_new_handshakes`), the reactor takes in
+   the connections already queued, then the listening ports close. A new connection is
+   then refused and nginx sends it to the other process (a refused connection is safe to
+   retry, POST too). Closing at once would reset the queued ones, whose request nginx
+   had already sent: a 502 it never retries for a POST;
 2. tell the sockets to reconnect: each engine.io transport is closed
    (``serving.transport.drop``), never a Socket.IO DISCONNECT, which official clients
    take as final; they reconnect by themselves, through nginx to another process, with
-   their ``lastEventId``, and replay what they missed;
-3. finish the HTTP requests in progress, closing each connection after its response;
+   their ``lastEventId``, and replay what they missed. New Socket.IO requests are
+   answered 503 ``redemarrage_en_cours`` (websockets: close 1012), so they go elsewhere;
+3. finish the HTTP requests: those in progress, and those that reached this process
+   anyway (queued, or on a kept-alive connection), which are served as usual; a
+   kept-alive connection is closed after its response, an idle one once the requests
+   of the connections just taken in have had time to be read (``SETTLE_SECONDS``);
 4. stop the reactor (daphne's own shutdown) once none is left, or at the bound.
 
 A second SIGTERM (or SIGINT) stops at once. :class:`Draining` (the outermost ASGI
@@ -30,7 +36,7 @@ import signal
 import time
 
 from . import versions
-from .listen_backlog import listening_ports
+from .listen_backlog import listening_ports, queued, refuse_new_handshakes
 
 logger = logging.getLogger("serving")
 
@@ -39,11 +45,20 @@ MESSAGE = "Serveur en cours de redémarrage, réessayez dans un instant"
 # Closing idle kept-alive HTTP connections reads Twisted's HTTPChannel and daphne's
 # Server bookkeeping: that part only on the versions it was written for.
 CHANNELS_GROUP = "graceful shutdown: closing kept-alive HTTP connections (SHUTDOWN_TIMEOUT_SECONDS)"
+# Engine.IO's requests (realtime/asgi.py mounts Socket.IO at /socket.io/).
+SOCKETIO_PREFIX = "/socket.io/"
+# How long the accept queue must stay empty before the ports close, and how long the
+# connections just taken in get to deliver their request before idle ones are closed.
+# Loopback and a LAN answer a handshake in well under a millisecond.
+QUIET_SECONDS = 0.02
+SETTLE_SECONDS = 0.1
+ACCEPT_BOUND_SECONDS = 1.0
 
 
 class Draining:
     """The outermost ASGI application: counts HTTP requests in progress; once draining,
-    refuses new ones (503, ``Connection: close``) and new websockets."""
+    refuses new Socket.IO requests (503, ``Connection: close``) and websockets, and still
+    serves the rest (a request that reached a stopping process is answered, not lost)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -52,7 +67,7 @@ class Draining:
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
-        if self.draining and kind == "http":
+        if self.draining and kind == "http" and scope["path"].startswith(SOCKETIO_PREFIX):
             body = json.dumps({"code": CODE, "message": MESSAGE, "details": {}}, ensure_ascii=False).encode()
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -148,6 +163,25 @@ async def _reconnect_sockets() -> int:
     return len(sockets)
 
 
+async def _stop_accepting(ports: list) -> bool:
+    """Close ``ports`` without resetting the connections queued in them.
+
+    True when the queue was emptied first; False where new handshakes cannot be held
+    off (no socket filter): the ports close at once, as stock Twisted would."""
+    held = all([refuse_new_handshakes(port.socket) for port in ports])
+    if held:  # the reactor still reads the ports: it accepts what is queued
+        quiet_since = now = time.monotonic()
+        bound = now + ACCEPT_BOUND_SECONDS
+        while now < bound and now - quiet_since < QUIET_SECONDS:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            if any(queued(port.socket) for port in ports):
+                quiet_since = now
+    for port in ports:
+        port.stopListening()
+    return held
+
+
 async def drain(app: Draining, timeout: float) -> None:
     """Stop accepting, reconnect the sockets elsewhere, finish the requests, stop."""
     started = time.monotonic()
@@ -155,12 +189,13 @@ async def drain(app: Draining, timeout: float) -> None:
     app.draining = True
     try:
         ports = listening_ports()
-        for port in ports:
-            port.stopListening()
-        closed, closing = _close_kept_alive(ports)
+        held = await _stop_accepting(ports)
         sockets = await _reconnect_sockets()
-        logger.warning("graceful stop: stopped accepting, %d sockets told to reconnect, "
+        await asyncio.sleep(SETTLE_SECONDS)
+        closed, closing = _close_kept_alive(ports)
+        logger.warning("graceful stop: stopped accepting (%s), %d sockets told to reconnect, "
                        "%d idle connections closed, %d requests in progress (%d connections)",
+                       "queued connections taken in" if held else "queued connections dropped",
                        sockets, closed, app.in_flight, closing)
         while app.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

@@ -16,6 +16,7 @@ default). Public APIs only (the reactor's readers, the port's socket): no versio
 from __future__ import annotations
 
 import logging
+import socket
 
 logger = logging.getLogger("serving")
 
@@ -48,3 +49,53 @@ def install(backlog: int) -> int:
     if widened:
         logger.info("serving: listen backlog %d on %d port(s)", backlog, widened)
     return widened
+
+
+# --- closing a listening port without resetting what the kernel already queued ----------
+#
+# close() on a listening socket resets every connection in its accept queue: the client
+# (nginx) has already sent its request, gets a reset, answers 502, and never retries a
+# POST. So a stopping process first stops the kernel from completing new handshakes,
+# takes in what is queued, and only then closes: a classic BPF filter on the listening
+# socket drops incoming SYNs (their sender retries after TCP's 1 s timeout, meets a
+# closed port, and nginx moves on to the other process), and lets every other segment
+# through (the last ACK of a handshake already under way, data). The filter is a kernel
+# interface (SO_ATTACH_FILTER, socket(7)), Linux only.
+
+SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>; Python's socket module does not name it
+_DROP_SYN = (  # struct sock_filter {u16 code; u8 jt; u8 jf; u32 k}; offsets from the TCP header
+    (0x30, 0, 0, 13),          # ldb [13]        the flags byte
+    (0x54, 0, 0, 0x12),        # and #SYN|ACK
+    (0x15, 0, 1, 0x02),        # jeq #SYN, drop, keep   (a SYN without ACK: a new handshake)
+    (0x06, 0, 0, 0),           # drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # keep, whole
+)
+
+
+def refuse_new_handshakes(sock) -> bool:
+    """Make ``sock`` (listening, TCP) drop new handshakes; what is queued stays acceptable.
+
+    True when the filter is on; False where the kernel has no socket filters."""
+    import ctypes
+    import struct
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    program = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *op) for op in _DROP_SYN))
+    fprog = struct.pack("HP", len(_DROP_SYN), ctypes.addressof(program))  # struct sock_fprog
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
+    except OSError as exc:
+        logger.warning("serving: cannot filter new handshakes on a closing port (%s)", exc)
+        return False
+    return True
+
+
+def queued(sock) -> bool:
+    """Whether a connection waits in ``sock``'s accept queue (poll: no FD_SETSIZE limit)."""
+    import select
+
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))

@@ -106,15 +106,17 @@ def test_draining_counts_requests_in_progress_and_passes_them_on():
     assert sent[0]["status"] == 200
 
 
-def test_draining_refuses_new_requests_with_the_api_error_shape():
+def test_draining_sends_socketio_elsewhere_and_still_serves_the_rest():
     called = []
 
     async def inner(scope, receive, send):
-        called.append(scope["type"])
+        called.append(scope["path"])
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
 
     outer = Draining(inner)
     outer.draining = True
-    start, body = run_asgi(outer, {"type": "http", "path": "/api/rendezvous/"})
+    start, body = run_asgi(outer, {"type": "http", "path": "/socket.io/"})
     assert start["status"] == 503
     headers = dict(start["headers"])
     assert headers[b"connection"] == b"close" and headers[b"retry-after"] == b"1"
@@ -122,3 +124,6 @@ def test_draining_refuses_new_requests_with_the_api_error_shape():
     (close,) = run_asgi(outer, {"type": "websocket", "path": "/socket.io/"})
     assert close == {"type": "websocket.close", "code": 1012}
     assert called == [] and outer.in_flight == 0
+    # A request that reached a stopping process (queued, kept alive) is answered.
+    start, _ = run_asgi(outer, {"type": "http", "path": "/api/rendezvous/"})
+    assert start["status"] == 201 and called == ["/api/rendezvous/"] and outer.in_flight == 0
