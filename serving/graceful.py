@@ -195,7 +195,7 @@ async def drain(app: Draining, timeout: float) -> None:
         closed, closing = _close_kept_alive(ports)
         logger.warning("graceful stop: stopped accepting (%s), %d sockets told to reconnect, "
                        "%d idle connections closed, %d requests in progress (%d connections)",
-                       "queued connections taken in" if held else "queued connections dropped",
+                       "queued connections taken in" if held else "closed at once: no socket filter here",
                        sockets, closed, app.in_flight, closing)
         while app.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
