@@ -127,3 +127,56 @@ def test_draining_sends_socketio_elsewhere_and_still_serves_the_rest():
     # A request that reached a stopping process (queued, kept alive) is answered.
     start, _ = run_asgi(outer, {"type": "http", "path": "/api/rendezvous/"})
     assert start["status"] == 201 and called == ["/api/rendezvous/"] and outer.in_flight == 0
+
+
+# --- serving.graceful: closing the listening ports ----------------------------------------
+
+class FakePort:
+    """What the drain uses of a Twisted tcp.Port: its socket, and stopListening."""
+
+    def __init__(self, sock, events: list) -> None:
+        self.socket, self.events = sock, events
+
+    def stopListening(self) -> None:  # noqa: N802 - Twisted's name
+        self.events.append("closed")
+        if self.socket is not None:
+            self.socket.close()
+
+
+def test_the_ports_close_only_once_their_queue_was_taken_in():
+    import socket
+
+    from serving import graceful
+
+    events: list = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    client.sendall(b"POST")
+
+    async def scenario():
+        async def reactor():  # accepts a moment later, as a busy reactor would
+            await asyncio.sleep(0.1)
+            accepted, _ = listener.accept()
+            events.append(("accepted", accepted.recv(8)))
+            accepted.close()
+
+        task = asyncio.ensure_future(reactor())
+        held = await graceful._stop_accepting([FakePort(listener, events)])
+        await task
+        return held
+
+    assert asyncio.run(scenario()) is True
+    assert events == [("accepted", b"POST"), "closed"]
+    client.close()
+
+
+def test_without_a_socket_filter_the_ports_close_at_once(monkeypatch):
+    from serving import graceful
+
+    monkeypatch.setattr(graceful, "refuse_new_handshakes", lambda sock: False)
+    events: list = []
+    ports = [FakePort(None, events), FakePort(None, events)]
+    assert asyncio.run(graceful._stop_accepting(ports)) is False
+    assert events == ["closed", "closed"]
