@@ -36,7 +36,7 @@ from rest_framework_simplejwt.tokens import AccessToken, BlacklistMixin, Refresh
 
 from .bus import bus
 from .models import RevokedSession, TokenVersion
-from .selectors import identity_row
+from .selectors import identity_row, identity_rows
 
 TOKEN_REQUIRED = "Token d'authentification requis"
 TOKEN_INVALID = "Token invalide"
@@ -250,20 +250,35 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
     """The active user an access token belongs to, or None (never says why: no oracle).
 
     One database query: the token's user, token version and revocation together."""
+    return authenticate_tokens([raw])[0]
+
+
+def _read(raw: str) -> tuple[SocketAccessToken, str | None, object] | None:
+    """The token and its revocation keys, if its signature, expiry and type hold; no database."""
     if len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():  # a JWT is ASCII (PyJWT would raise)
         return None
     try:
-        token = SocketAccessToken(raw)  # signature, expiry, type=access
-        session, revoking_jti = token.revocation_keys()
+        token = SocketAccessToken(raw)
+        return (token, *token.revocation_keys())
     except TokenError:
         return None
-    user_id = token.get(api_settings.USER_ID_CLAIM)
-    if user_id is None:
-        return None
-    user = identity_row(user_id, session, revoking_jti, check=session is not None or revoking_jti is not None)
-    version = version_of(token)
-    if user is None or user.token_revoked or not user.is_active or version != user.token_version_number:
-        return None
-    jti = token.get(api_settings.JTI_CLAIM)
-    return SocketIdentity(user=user, exp=int(token["exp"]), session=session,
-                          jti=jti if isinstance(jti, str) else None, version=version)
+
+
+def authenticate_tokens(raws: list[str]) -> list[SocketIdentity | None]:
+    """:func:`authenticate_token` for many tokens in one query (``selectors.identity_rows``):
+    the connects of a reconnect storm are checked together (``realtime.server``)."""
+    read = [_read(raw) for raw in raws]
+    keys = [(None, None, None, False) if r is None  # names no one: no row
+            else (r[0].get(api_settings.USER_ID_CLAIM), r[1], r[2], r[1] is not None or r[2] is not None)
+            for r in read]
+    identities: list[SocketIdentity | None] = []
+    for r, user in zip(read, identity_rows(keys), strict=True):
+        if r is None or user is None or user.token_revoked or not user.is_active \
+                or version_of(r[0]) != user.token_version_number:
+            identities.append(None)
+            continue
+        token, session, _ = r
+        jti = token.get(api_settings.JTI_CLAIM)
+        identities.append(SocketIdentity(user=user, exp=int(token["exp"]), session=session,
+                                         jti=jti if isinstance(jti, str) else None, version=version_of(token)))
+    return identities

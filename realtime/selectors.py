@@ -73,27 +73,49 @@ def identity_row(user_id: object, session: str | None, jti: object, check: bool 
     version, 0 without a row) and ``token_revoked`` (the session ``session`` was logged out;
     without a session, the token ``jti`` was blacklisted; never when ``check`` is False).
     None when there is no such user or ``user_id`` is not one."""
+    return identity_rows([(user_id, session, jti, check)])[0]
+
+
+def _user_pk(user_id: object) -> int | None:
     if isinstance(user_id, bool) or not isinstance(user_id, int | str):
         return None
     try:
         pk = int(user_id)
     except ValueError:
         return None
-    if not 0 < pk <= MAX_ID:  # a primary key (BIGINT, from 1): any other names no one
-        return None
-    if not check:
-        revoked, params = "1 = 0", []
-    elif session is not None:
-        revoked = f"EXISTS (SELECT 1 FROM {RevokedSession._meta.db_table} s WHERE s.sid = %s)"
-        params = [session]
-    else:
-        revoked = (f"EXISTS (SELECT 1 FROM {BlacklistedToken._meta.db_table} b "
-                   f"JOIN {OutstandingToken._meta.db_table} o ON o.id = b.token_id WHERE o.jti = %s)")
-        params = [jti if isinstance(jti, str) else str(jti)]
-    user_table = User._meta.db_table
+    return pk if 0 < pk <= MAX_ID else None  # a primary key (BIGINT, from 1): any other names no one
+
+
+def identity_rows(keys: list[tuple[object, str | None, object, bool]]) -> list[User | None]:
+    """:func:`identity_row` for many tokens ``(user_id, session, jti, check)`` in one query
+    (a reconnect storm's token checks, ``realtime.auth.authenticate_tokens``): a row per
+    key, in order, each its own ``User`` with its own ``token_revoked``."""
+    wanted = []  # (key's index, pk, what to check: 0 nothing, 1 the session, 2 the jti, its value)
+    for index, (user_id, session, jti, check) in enumerate(keys):
+        pk = _user_pk(user_id)
+        if pk is None:
+            continue
+        if not check:
+            wanted.append((index, pk, 0, ""))
+        elif session is not None:
+            wanted.append((index, pk, 1, session))
+        else:
+            wanted.append((index, pk, 2, jti if isinstance(jti, str) else str(jti)))
+    found: list[User | None] = [None] * len(keys)
+    if not wanted:
+        return found
+    # VALUES names its columns column1..column4 in SQLite and PostgreSQL alike.
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(wanted))
     sql = (
-        f"SELECT u.*, COALESCE(v.version, 0) AS token_version_number, {revoked} AS token_revoked "
-        f"FROM {user_table} u LEFT JOIN {TokenVersion._meta.db_table} v ON v.user_id = u.id WHERE u.id = %s"
+        f"SELECT k.column1 AS token_key, u.*, COALESCE(v.version, 0) AS token_version_number, "
+        f"CASE k.column3 "
+        f"WHEN 1 THEN EXISTS (SELECT 1 FROM {RevokedSession._meta.db_table} s WHERE s.sid = k.column4) "
+        f"WHEN 2 THEN EXISTS (SELECT 1 FROM {BlacklistedToken._meta.db_table} b "
+        f"JOIN {OutstandingToken._meta.db_table} o ON o.id = b.token_id WHERE o.jti = k.column4) "
+        f"ELSE 1 = 0 END AS token_revoked "
+        f"FROM (VALUES {values}) AS k JOIN {User._meta.db_table} u ON u.id = k.column2 "
+        f"LEFT JOIN {TokenVersion._meta.db_table} v ON v.user_id = u.id"
     )
-    rows = list(User.objects.raw(sql, [*params, pk]))
-    return rows[0] if rows else None
+    for row in User.objects.raw(sql, [value for key in wanted for value in key]):
+        found[row.token_key] = row
+    return found

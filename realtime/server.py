@@ -27,8 +27,9 @@ import serving
 from messagerie.selectors import may_join_conversation
 from rendezvous.models import User
 from serving import client_errors, transport
+from serving.batch import Batched
 
-from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_token, extract_token
+from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_tokens, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
 from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since, parse_last_event_id
@@ -222,6 +223,8 @@ def create_server() -> socketio.AsyncServer:
         engineio_logger=False,
     )
     sockets: dict[str, SocketState] = {}
+    # The connects' token checks, many per query while others are on the database (a storm).
+    token_checks = server.token_checks = Batched(authenticate_tokens)
     # Revocations applied in the last seconds: a socket whose token was checked just before
     # one (its connect handler still running) is refused at the end of its connect.
     revocations: deque[tuple[float, int, frozenset[str], int | None]] = deque()
@@ -286,7 +289,7 @@ def create_server() -> socketio.AsyncServer:
         if raw is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_REQUIRED)
         checked_at = time.monotonic()
-        identity = await serving.on_request_thread(authenticate_token, raw)
+        identity = await token_checks(raw)
         if identity is None:
             raise socketio.exceptions.ConnectionRefusedError(TOKEN_INVALID)
         last_event_id = parse_last_event_id(auth)

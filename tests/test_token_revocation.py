@@ -16,6 +16,7 @@ from realtime.auth import (
     RevocableAccessToken,
     SessionRefreshToken,
     authenticate_token,
+    authenticate_tokens,
 )
 from realtime.models import RevokedSession, TokenVersion
 from rendezvous.models import User
@@ -199,3 +200,34 @@ def test_a_socket_token_check_refuses_inactive_deleted_and_odd_tokens():
         assert socket_check(raw)[0] is None, raw
     # no query at all for a token that does not verify
     assert socket_check(str(expired))[1] == [] and socket_check(str(odd_session))[1] == []
+
+
+def test_a_storm_of_token_checks_is_one_query_with_each_token_judged_alone(fast_hashers):
+    """``authenticate_tokens`` (the connects the socket server checks together): one query
+    for the lot, and each token gets what ``authenticate_token`` gives it alone: two sessions
+    of one user, one logged out; a blacklisted token beside a minted one; a token that does
+    not verify; an inactive user; a password change."""
+    p, q, r = f.patient(), f.patient(), f.patient()
+    ended, kept = login(p.email), login(p.email)
+    assert logout(ended["access"], ended["refresh"]).status_code == 205
+    blacklisted = RevocableAccessToken.for_user(q)
+    blacklisted.blacklist()
+    minted = str(RevocableAccessToken.for_user(q))
+    inactive = str(RevocableAccessToken.for_user(r))
+    User.objects.filter(pk=r.pk).update(is_active=False)
+    changed = f.patient()
+    old = str(RevocableAccessToken.for_user(changed))
+    changed.set_password("An0ther-passphrase")
+    changed.save()
+    raws = [ended["access"], kept["access"], str(blacklisted), minted, "x.y.z", inactive, old, kept["access"]]
+    alone = [authenticate_token(raw) for raw in raws]
+    with CaptureQueriesContext(connection) as queries:
+        together = authenticate_tokens(raws)
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert [i and (i.user.pk, i.session, i.jti, i.version) for i in together] == \
+        [i and (i.user.pk, i.session, i.jti, i.version) for i in alone]
+    assert [i is not None for i in together] == [False, True, False, True, False, False, False, True]
+    assert together[1].user is not together[7].user  # each row its own user object
+    with CaptureQueriesContext(connection) as queries:
+        assert authenticate_tokens(["x.y.z", "é"]) == [None, None] and authenticate_tokens([]) == []
+    assert len(queries) == 0
