@@ -50,6 +50,12 @@ def events_since(rooms: list[str], last_event_id: int) -> list[tuple[str, dict]]
     return [(e.name, e.payload()) for e in events]
 
 
+def events_since_each(reads: list[tuple[list[str], int]]) -> list[list[tuple[str, dict]]]:
+    """:func:`events_since` for several sockets ``(rooms, last_event_id)`` in one trip to a
+    request thread (``realtime.server``'s replays, grouped in a storm)."""
+    return [events_since(rooms, last_event_id) for rooms, last_event_id in reads]
+
+
 def event_id_of(message: dict) -> int | None:
     data = message.get("data")
     payload = data[0] if isinstance(data, list) and data else data

@@ -32,7 +32,7 @@ from serving.batch import Batched
 from .auth import TOKEN_INVALID, TOKEN_REQUIRED, authenticate_tokens, extract_token
 from .bus import bus
 from .manager import ChannelLayerManager
-from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since, parse_last_event_id
+from .replay import GUARD_SECONDS, ReplayGuard, event_id_of, events_since_each, parse_last_event_id
 from .rooms import auto_rooms, user_room
 
 logger = logging.getLogger(__name__)
@@ -223,8 +223,12 @@ def create_server() -> socketio.AsyncServer:
         engineio_logger=False,
     )
     sockets: dict[str, SocketState] = {}
-    # The connects' token checks, many per query while others are on the database (a storm).
+    # A storm's database reads, grouped while earlier ones are on a request thread: the
+    # connects' token checks (many per query) and the replays (many per trip). Each kind
+    # holds at most two request threads, so thousands of replays never queue up in front
+    # of the token checks (or of HTTP requests).
     token_checks = server.token_checks = Batched(authenticate_tokens)
+    replay_reads = server.replay_reads = Batched(events_since_each)
     # Revocations applied in the last seconds: a socket whose token was checked just before
     # one (its connect handler still running) is refused at the end of its connect.
     revocations: deque[tuple[float, int, frozenset[str], int | None]] = deque()
@@ -324,7 +328,7 @@ def create_server() -> socketio.AsyncServer:
         if guard is None:
             return
         try:
-            missed = await serving.on_request_thread(events_since, rooms, last_event_id)
+            missed = await replay_reads((rooms, last_event_id))
             for name, payload in missed:
                 await manager.deliver("/", sid, None, [name, payload])
                 guard.delivered.add(payload["eventId"])
