@@ -246,6 +246,10 @@ class SocketAccessToken(RevocableAccessToken):
         return None
 
 
+# A token that verified, with its revocation keys (session, jti); None for one that did not.
+TokenRead = tuple[SocketAccessToken, str | None, object] | None
+
+
 def authenticate_token(raw: str) -> SocketIdentity | None:
     """The active user an access token belongs to, or None (never says why: no oracle).
 
@@ -253,7 +257,7 @@ def authenticate_token(raw: str) -> SocketIdentity | None:
     return authenticate_tokens([raw])[0]
 
 
-def _read(raw: str) -> tuple[SocketAccessToken, str | None, object] | None:
+def _read(raw: str) -> TokenRead:
     """The token and its revocation keys, if its signature, expiry and type hold; no database."""
     if len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():  # a JWT is ASCII (PyJWT would raise)
         return None
@@ -268,17 +272,25 @@ def authenticate_tokens(raws: list[str]) -> list[SocketIdentity | None]:
     """:func:`authenticate_token` for many tokens in one query (``selectors.identity_rows``):
     the connects of a reconnect storm are checked together (``realtime.server``)."""
     read = [_read(raw) for raw in raws]
-    keys = [(None, None, None, False) if r is None  # names no one: no row
-            else (r[0].get(api_settings.USER_ID_CLAIM), r[1], r[2], r[1] is not None or r[2] is not None)
-            for r in read]
-    identities: list[SocketIdentity | None] = []
-    for r, user in zip(read, identity_rows(keys), strict=True):
-        if r is None or user is None or user.token_revoked or not user.is_active \
-                or version_of(r[0]) != user.token_version_number:
-            identities.append(None)
-            continue
-        token, session, _ = r
-        jti = token.get(api_settings.JTI_CLAIM)
-        identities.append(SocketIdentity(user=user, exp=int(token["exp"]), session=session,
-                                         jti=jti if isinstance(jti, str) else None, version=version_of(token)))
-    return identities
+    rows = identity_rows([_row_key(r) for r in read])
+    return [_identity(r, user) for r, user in zip(read, rows, strict=True)]
+
+
+def _row_key(read: TokenRead) -> tuple:
+    """``selectors.identity_rows``'s key for a token read: (user id, session, jti, check)."""
+    if read is None:
+        return None, None, None, False  # names no one: no row
+    token, session, jti = read
+    return token.get(api_settings.USER_ID_CLAIM), session, jti, session is not None or jti is not None
+
+
+def _identity(read: TokenRead, user) -> SocketIdentity | None:
+    if read is None or user is None or user.token_revoked or not user.is_active:
+        return None
+    token, session, _ = read
+    version = version_of(token)
+    if version != user.token_version_number:
+        return None
+    jti = token.get(api_settings.JTI_CLAIM)
+    return SocketIdentity(user=user, exp=int(token["exp"]), session=session,
+                          jti=jti if isinstance(jti, str) else None, version=version)

@@ -227,8 +227,8 @@ def create_server() -> socketio.AsyncServer:
     # connects' token checks (many per query) and the replays (many per trip). Each kind
     # holds at most two request threads, so thousands of replays never queue up in front
     # of the token checks (or of HTTP requests).
-    token_checks = server.token_checks = Batched(authenticate_tokens)
-    replay_reads = server.replay_reads = Batched(events_since_each)
+    token_checks = Batched(authenticate_tokens)
+    replay_reads = Batched(events_since_each)
     # Revocations applied in the last seconds: a socket whose token was checked just before
     # one (its connect handler still running) is refused at the end of its connect.
     revocations: deque[tuple[float, int, frozenset[str], int | None]] = deque()
