@@ -21,7 +21,7 @@ serving.install(settings)
 django_app = serving.request_handler(settings)
 
 from outbox.worker import start_outbox  # noqa: E402
-from realtime.asgi import build_application  # noqa: E402  (needs the apps loaded)
+from realtime.asgi import SOCKETIO_PATH, build_application  # noqa: E402  (needs the apps loaded)
 
 
 def _on_start() -> None:
@@ -32,4 +32,4 @@ def _on_start() -> None:
 
 
 # Outermost: counts requests in progress, refuses new ones while a SIGTERM drains.
-application = graceful.Draining(build_application(django_app, on_start=_on_start))
+application = graceful.Draining(build_application(django_app, on_start=_on_start), SOCKETIO_PATH)

@@ -14,6 +14,9 @@ from serving.transport import ProtocolGate
 from .scheduler import start_generation, start_reminders
 from .server import ensure_started, sio
 
+# Where Socket.IO is mounted (its requests; serving.graceful sends them elsewhere while draining).
+SOCKETIO_PATH = "/socket.io/"
+
 
 def build_application(django_app, on_start: Callable[[], None] | None = None):
     """The ASGI application; ``on_start`` runs with the real-time start, on the serving loop.
@@ -42,11 +45,11 @@ def build_application(django_app, on_start: Callable[[], None] | None = None):
         started = True  # only once all of it ran: a failed start is tried again
 
     app = socketio.ASGIApp(
-        sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path="socket.io",
+        sio, other_asgi_app=StaticFilesHandler(django_app), socketio_path=SOCKETIO_PATH,
         on_startup=start,
     )
     # the Engine.IO request rules python-engineio does not apply (400s, "ok", a second websocket)
-    app = ProtocolGate(app, sio.eio, path="/socket.io/")
+    app = ProtocolGate(app, sio.eio, path=SOCKETIO_PATH)
     if "twisted.internet.reactor" in sys.modules:
         # Daphne sends no ASGI lifespan events: start with the reactor instead.
         from twisted.internet import reactor

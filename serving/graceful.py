@@ -45,8 +45,6 @@ MESSAGE = "Serveur en cours de redémarrage, réessayez dans un instant"
 # Closing idle kept-alive HTTP connections reads Twisted's HTTPChannel and daphne's
 # Server bookkeeping: that part only on the versions it was written for.
 CHANNELS_GROUP = "graceful shutdown: closing kept-alive HTTP connections (SHUTDOWN_TIMEOUT_SECONDS)"
-# Engine.IO's requests (realtime/asgi.py mounts Socket.IO at /socket.io/).
-SOCKETIO_PREFIX = "/socket.io/"
 # How long the accept queue must stay empty before the ports close, and how long the
 # connections just taken in get to deliver their request before idle ones are closed.
 # Loopback and a LAN answer a handshake in well under a millisecond.
@@ -57,17 +55,19 @@ ACCEPT_BOUND_SECONDS = 1.0
 
 class Draining:
     """The outermost ASGI application: counts HTTP requests in progress; once draining,
-    refuses new Socket.IO requests (503, ``Connection: close``) and websockets, and still
-    serves the rest (a request that reached a stopping process is answered, not lost)."""
+    refuses new Socket.IO requests (under ``socketio_path``: 503, ``Connection: close``)
+    and websockets, and still serves the rest (a request that reached a stopping process
+    is answered, not lost)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, socketio_path: str) -> None:
         self.app = app
+        self.socketio_path = socketio_path
         self.in_flight = 0
         self.draining = False
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
-        if self.draining and kind == "http" and scope["path"].startswith(SOCKETIO_PREFIX):
+        if self.draining and kind == "http" and scope["path"].startswith(self.socketio_path):
             body = json.dumps({"code": CODE, "message": MESSAGE, "details": {}}, ensure_ascii=False).encode()
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -100,7 +100,7 @@ def test_draining_counts_requests_in_progress_and_passes_them_on():
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    outer = Draining(inner)
+    outer = Draining(inner, "/socket.io/")
     sent = run_asgi(outer, {"type": "http", "path": "/api/"})
     assert seen == [("http", 1)] and outer.in_flight == 0
     assert sent[0]["status"] == 200
@@ -114,7 +114,7 @@ def test_draining_sends_socketio_elsewhere_and_still_serves_the_rest():
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    outer = Draining(inner)
+    outer = Draining(inner, "/socket.io/")
     outer.draining = True
     start, body = run_asgi(outer, {"type": "http", "path": "/socket.io/"})
     assert start["status"] == 503
