@@ -15,8 +15,12 @@ default). Public APIs only (the reactor's readers, the port's socket): no versio
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import select
 import socket
+import struct
+import sys
 
 logger = logging.getLogger("serving")
 
@@ -76,10 +80,6 @@ def refuse_new_handshakes(sock) -> bool:
     """Make ``sock`` (listening, TCP) drop new handshakes; what is queued stays acceptable.
 
     True when the filter is on; False where the kernel has no socket filters."""
-    import ctypes
-    import struct
-    import sys
-
     if not sys.platform.startswith("linux"):
         return False
     program = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *op) for op in _DROP_SYN))
@@ -94,8 +94,6 @@ def refuse_new_handshakes(sock) -> bool:
 
 def queued(sock) -> bool:
     """Whether a connection waits in ``sock``'s accept queue (poll: no FD_SETSIZE limit)."""
-    import select
-
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     return bool(poller.poll(0))
